@@ -1,0 +1,1 @@
+"""The HTTP API (aiohttp): routes, request parsing, middlewares."""

@@ -1,0 +1,185 @@
+"""Reading an image and its parameters from a request, in any of the accepted forms.
+
+- JSON: ``{"image": "<base64>", ...parameters}``
+- a raw body with ``Content-Type: image/jpeg|png|webp``, parameters in the query
+- ``multipart/form-data`` with a file field ``image`` and parameter fields
+
+Query parameters are accepted with every form.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import voluptuous as vol
+from aiohttp import web
+
+from hailo_face_server.errors import InvalidJson, InvalidRequest, UnsupportedMediaType
+from hailo_face_server.imaging import ACCEPTED_CONTENT_TYPES
+from hailo_face_server.validation import describe_invalid, float_range, int_range, number, one_of
+
+HOW_TO_SEND = (
+    'Send JSON {"image": "<base64>"}, a raw body with Content-Type image/jpeg, image/png or '
+    "image/webp, or multipart/form-data with a field named image."
+)
+MAX_COORDINATE = 1_000_000.0
+
+
+class InvalidBase64(InvalidRequest):
+    code = "invalid_base64"
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    image: bytes
+    fields: dict[str, Any]
+
+
+def _decode_base64(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise InvalidBase64('"image" must be a base64 string.')
+    text = value.strip()
+    if text.startswith("data:"):
+        _, _, text = text.partition(",")
+    try:
+        return base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise InvalidBase64('"image" is not valid base64.') from err
+
+
+def _merge(fields: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+    for key, value in query.items():
+        if key in fields:
+            raise InvalidRequest(f'"{key}" is given twice (in the query and in the body).')
+        fields[key] = value
+    return fields
+
+
+def _query(request: web.Request) -> dict[str, str]:
+    query: dict[str, str] = {}
+    for key, value in request.query.items():
+        if key in query:
+            raise InvalidRequest(f'The query parameter "{key}" is given more than once.')
+        query[key] = value
+    return query
+
+
+async def read_json_object(request: web.Request) -> dict[str, Any]:
+    body = await request.read()
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InvalidJson(f"The body is not valid JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise InvalidJson("The JSON body must be an object.")
+    return data
+
+
+async def read_json_request(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("Send this request as JSON (Content-Type: application/json).")
+    return await read_json_object(request)
+
+
+async def read_image_request(request: web.Request) -> ImageRequest:
+    content_type = request.content_type
+    query = _query(request)
+    if content_type == "application/json":
+        fields = await read_json_object(request)
+        if "image" not in fields:
+            raise InvalidRequest('The JSON body has no "image" field. ' + HOW_TO_SEND)
+        image = _decode_base64(fields.pop("image"))
+        return ImageRequest(image, _merge(fields, query))
+    if content_type in ACCEPTED_CONTENT_TYPES:
+        return ImageRequest(await request.read(), dict(query))
+    if content_type == "multipart/form-data":
+        return await _read_multipart(request, query)
+    raise UnsupportedMediaType(f"Content-Type {content_type or '(none)'} is not accepted. " + HOW_TO_SEND)
+
+
+async def _read_multipart(request: web.Request, query: dict[str, str]) -> ImageRequest:
+    try:
+        form = await request.post()
+    except ValueError as err:
+        raise InvalidRequest(f"The multipart body cannot be read: {err}") from err
+    image: bytes | None = None
+    fields: dict[str, Any] = {}
+    for key, value in form.items():
+        if key in fields or (key == "image" and image is not None):
+            raise InvalidRequest(f'The form field "{key}" is given more than once.')
+        if key == "image":
+            if isinstance(value, web.FileField):
+                image = value.file.read()
+            else:
+                image = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+        elif isinstance(value, str):
+            fields[key] = value
+        else:
+            raise InvalidRequest(f'The form field "{key}" must be text, not a file.')
+    if image is None:
+        raise InvalidRequest('The form has no field named "image". ' + HOW_TO_SEND)
+    return ImageRequest(image, _merge(fields, query))
+
+
+def bounding_box(value: Any) -> np.ndarray:
+    """``[x1, y1, x2, y2]`` as a list or as ``"x1,y1,x2,y2"``."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or len(value) != 4:
+        raise vol.Invalid("expected [x1, y1, x2, y2]")
+    x1, y1, x2, y2 = (number(v) for v in value)
+    if any(abs(v) > MAX_COORDINATE for v in (x1, y1, x2, y2)):
+        raise vol.Invalid("coordinates are out of range")
+    if x2 <= x1 or y2 <= y1:
+        raise vol.Invalid("expected x2 > x1 and y2 > y1")
+    return np.array([x1, y1, x2, y2], dtype=np.float64)
+
+
+THRESHOLD = float_range(0.0, 1.0)
+MAX_FACES = int_range(1, 100)
+MIN_FACE_SIZE = int_range(16, 4096)
+
+DETECT_FIELDS = vol.Schema(
+    {
+        vol.Optional("threshold"): THRESHOLD,
+        vol.Optional("min_face_size"): MIN_FACE_SIZE,
+        vol.Optional("max_faces"): MAX_FACES,
+    }
+)
+EMBED_FIELDS = vol.Schema(
+    {
+        vol.Optional("bbox"): bounding_box,
+        vol.Optional("min_face_size"): MIN_FACE_SIZE,
+        vol.Optional("max_faces"): MAX_FACES,
+    }
+)
+RECOGNIZE_FIELDS = DETECT_FIELDS
+ADD_FIELDS = vol.Schema(
+    {
+        vol.Required("name"): object,
+        vol.Optional("bbox"): bounding_box,
+        vol.Optional("pick"): one_of(("largest",)),
+        vol.Optional("min_face_size"): MIN_FACE_SIZE,
+    }
+)
+RENAME_FIELDS = vol.Schema({vol.Required("name"): object})
+
+
+def validate_fields(schema: vol.Schema, fields: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return dict(schema(fields))
+    except vol.MultipleInvalid as err:
+        messages = sorted({describe_invalid(e).replace(": unknown key", ": unknown parameter") for e in err.errors})
+        raise InvalidRequest("Invalid parameters: " + "; ".join(messages)) from err
+
+
+def face_id_parameter(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidRequest(f'"{raw}" is not a face id (a whole number).') from None

@@ -1,0 +1,149 @@
+"""Route handlers: parse the request, call the service, shape the answer."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hailo_face_server.api import serialize
+from hailo_face_server.api.inputs import (
+    ADD_FIELDS,
+    DETECT_FIELDS,
+    EMBED_FIELDS,
+    RECOGNIZE_FIELDS,
+    RENAME_FIELDS,
+    face_id_parameter,
+    read_image_request,
+    read_json_request,
+    validate_fields,
+)
+from hailo_face_server.service import FaceService
+
+SERVICE: web.AppKey[FaceService] = web.AppKey("service", FaceService)
+
+routes = web.RouteTableDef()
+
+
+def _service(request: web.Request) -> FaceService:
+    return request.app[SERVICE]
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    service = _service(request)
+    report = await service.health()
+    return web.json_response(report, status=200 if service.ready else 503)
+
+
+@routes.get("/v1/info")
+async def info(request: web.Request) -> web.Response:
+    return web.json_response(_service(request).info())
+
+
+@routes.post("/v1/detect")
+async def detect(request: web.Request) -> web.Response:
+    received = await read_image_request(request)
+    fields = validate_fields(DETECT_FIELDS, received.fields)
+    result = await _service(request).detect(received.image, **fields)
+    faces = [serialize.detected_face(result.detections, i, landmarks=True) for i in range(len(result.detections))]
+    return web.json_response(
+        {"width": result.width, "height": result.height, "faces": faces, "timings_ms": result.timings.stages_ms}
+    )
+
+
+@routes.post("/v1/embed")
+async def embed(request: web.Request) -> web.Response:
+    service = _service(request)
+    received = await read_image_request(request)
+    fields = validate_fields(EMBED_FIELDS, received.fields)
+    result = await service.embed(received.image, **fields)
+    assert result.embeddings is not None
+    info = service.info()
+    faces = [
+        {**serialize.detected_face(result.detections, i), "embedding": serialize.embedding(result.embeddings[i])}
+        for i in range(len(result.detections))
+    ]
+    return web.json_response(
+        {
+            "model": info["model_id"],
+            "dim": info["embedding_dim"],
+            "width": result.width,
+            "height": result.height,
+            "faces": faces,
+            "timings_ms": result.timings.stages_ms,
+        }
+    )
+
+
+@routes.post("/v1/recognize")
+async def recognize(request: web.Request) -> web.Response:
+    received = await read_image_request(request)
+    fields = validate_fields(RECOGNIZE_FIELDS, received.fields)
+    result = await _service(request).recognize(received.image, **fields)
+    assert result.matches is not None
+    faces = [serialize.recognized_face(result.detections, i, m) for i, m in enumerate(result.matches)]
+    return web.json_response(
+        {"width": result.width, "height": result.height, "faces": faces, "timings_ms": result.timings.stages_ms}
+    )
+
+
+@routes.post("/v1/database/add")
+async def add_face(request: web.Request) -> web.Response:
+    received = await read_image_request(request)
+    fields = validate_fields(ADD_FIELDS, received.fields)
+    result = await _service(request).add_face(
+        fields["name"],
+        received.image,
+        bbox=fields.get("bbox"),
+        pick_largest=fields.get("pick") == "largest",
+        min_face_size=fields.get("min_face_size"),
+    )
+    return web.json_response(
+        {
+            "identity": serialize.identity(result.added.identity),
+            "face_id": result.added.face_id,
+            "created": result.added.created_identity,
+            "face": serialize.detected_face(result.face.detections, 0),
+            "timings_ms": result.face.timings.stages_ms,
+        },
+        status=201,
+    )
+
+
+@routes.get("/v1/database/list")
+async def list_identities(request: web.Request) -> web.Response:
+    service = _service(request)
+    identities = await service.identities()
+    model_id = service.info()["model_id"]
+    return web.json_response(
+        {
+            "identities": [serialize.identity_with_samples(details, model_id) for details in identities],
+            "total": len(identities),
+        }
+    )
+
+
+@routes.delete("/v1/database/{name}")
+async def delete_identity(request: web.Request) -> web.Response:
+    record = await _service(request).delete_identity(request.match_info["name"])
+    return web.json_response({"deleted": serialize.identity(record)})
+
+
+@routes.patch("/v1/database/{name}")
+async def rename_identity(request: web.Request) -> web.Response:
+    fields = validate_fields(RENAME_FIELDS, await read_json_request(request))
+    record = await _service(request).rename(request.match_info["name"], fields["name"])
+    return web.json_response({"identity": serialize.identity(record)})
+
+
+@routes.delete("/v1/database/{name}/faces/{face_id}")
+async def delete_face(request: web.Request) -> web.Response:
+    face_id = face_id_parameter(request.match_info["face_id"])
+    record = await _service(request).delete_face(request.match_info["name"], face_id)
+    return web.json_response({"deleted_face_id": face_id, "identity": serialize.identity(record)})
+
+
+@routes.get("/v1/database/{name}/faces/{face_id}/image")
+async def face_image(request: web.Request) -> web.Response:
+    face_id = face_id_parameter(request.match_info["face_id"])
+    jpeg = await _service(request).face_image(request.match_info["name"], face_id)
+    return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})

@@ -1,0 +1,70 @@
+"""Plain JSON shapes of results."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from hailo_face_server.backends.base import Detections
+from hailo_face_server.gallery.gallery import IdentityDetails
+from hailo_face_server.gallery.store import IdentityRecord
+from hailo_face_server.matching import Match
+
+
+def timestamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def box(values: np.ndarray) -> list[float]:
+    return [round(float(v), 1) for v in values]
+
+
+def detected_face(detections: Detections, index: int, *, landmarks: bool = False) -> dict[str, Any]:
+    face: dict[str, Any] = {
+        "bbox": box(detections.boxes[index]),
+        "score": round(float(detections.scores[index]), 4),
+    }
+    if landmarks:
+        face["landmarks"] = [[round(float(x), 1), round(float(y), 1)] for x, y in detections.landmarks[index]]
+    return face
+
+
+def recognized_face(detections: Detections, index: int, match: Match) -> dict[str, Any]:
+    return {
+        **detected_face(detections, index),
+        "name": match.name,
+        "identity_id": match.identity_id,
+        "similarity": round(match.similarity, 4),
+        "confidence": round(match.confidence, 4),
+    }
+
+
+def embedding(vector: np.ndarray) -> list[float]:
+    return [round(float(v), 6) for v in vector]
+
+
+def identity(record: IdentityRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "faces": record.face_count,
+        "created_at": timestamp(record.created_at),
+        "updated_at": timestamp(record.updated_at),
+    }
+
+
+def identity_with_samples(details: IdentityDetails, model_id: str) -> dict[str, Any]:
+    return {
+        **identity(details.record),
+        "samples": [
+            {
+                "id": face.id,
+                "model": face.model_id,
+                "usable": face.model_id == model_id,
+                "created_at": timestamp(face.created_at),
+            }
+            for face in details.faces
+        ],
+    }

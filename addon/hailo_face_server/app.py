@@ -1,0 +1,56 @@
+"""The aiohttp application: middlewares, routes and the service's lifecycle.
+
+The HTTP port opens at once; ``/health`` answers 503 ``starting`` until the
+models are loaded and the gallery is open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from hailo_face_server.api.middlewares import auth_middleware, error_middleware, request_id_middleware
+from hailo_face_server.api.routes import SERVICE, routes
+from hailo_face_server.backends import FaceBackend, create_backend
+from hailo_face_server.config import Config
+from hailo_face_server.service import FaceService
+
+_LOGGER = logging.getLogger(__name__)
+
+STARTUP: web.AppKey[asyncio.Task[None]] = web.AppKey("startup", asyncio.Task)
+
+
+def create_app(config: Config, backend_factory: Callable[[str], FaceBackend] = create_backend) -> web.Application:
+    middlewares: list[Middleware] = [request_id_middleware, error_middleware]
+    if config.server.api_key:
+        middlewares.append(auth_middleware(config.server.api_key))
+    app = web.Application(middlewares=middlewares, client_max_size=config.server.max_body_bytes)
+    app[SERVICE] = FaceService(config, backend_factory)
+    app.add_routes(routes)
+    app.cleanup_ctx.append(_service_lifecycle)
+    return app
+
+
+async def _start(service: FaceService) -> None:
+    try:
+        await service.start()
+    except Exception:
+        _LOGGER.exception("Start-up failed")
+        raise
+
+
+async def _service_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    service = app[SERVICE]
+    app[STARTUP] = asyncio.create_task(_start(service), name="hailo-face-startup")
+    yield
+    startup = app[STARTUP]
+    if not startup.done():
+        startup.cancel()
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await startup
+    await service.stop()

@@ -1,0 +1,165 @@
+"""CPU backend: dlib HOG detector, 5-point shape predictor and ResNet descriptor."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from hailo_face_server.backends.base import BackendInfo, Detections, FaceBackend, l2_normalize
+from hailo_face_server.backends.descriptor_pool import DescriptorPool, describe_chips
+from hailo_face_server.backends.dlib_models import (
+    DESCRIPTOR_CHIP_PADDING,
+    DESCRIPTOR_CHIP_SIZE,
+    find_model_files,
+    import_dlib,
+)
+from hailo_face_server.geometry import non_max_suppression
+from hailo_face_server.matching import SimilarityCalibration
+
+_LOGGER = logging.getLogger(__name__)
+
+MODEL_ID = "dlib_resnet_v1"
+EMBEDDING_DIM = 128
+CALIBRATION = SimilarityCalibration(centre=0.92, width=0.01)
+
+# dlib's frontal HOG detector scans an 80 x 80 window over an image pyramid,
+# so the smallest face it finds is about 80 pixels at the scale it runs at.
+HOG_WINDOW = 80
+# Detection work grows with the pixels scanned; past this the scale is capped
+# (a 1080p frame still gets 40-pixel faces, a 4K frame about 80-pixel faces).
+MAX_DETECTION_PIXELS = 8_500_000
+# A second, cheap pass on a small copy of the image padded at its borders finds
+# faces that fill the frame (tight crops), whose detection window would
+# otherwise stick out of the image.
+LARGE_FACE_SIDE = 200
+LARGE_FACE_PADDING = 0.2
+SAME_FACE_IOU = 0.4
+# HOG margins are mapped to 0..1 by a logistic; 0.5 is dlib's own threshold.
+SCORE_SLOPE = 2.0
+
+
+def hog_score(margin: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-SCORE_SLOPE * margin))
+
+
+def hog_margin(score: float) -> float:
+    clipped = min(max(score, 1e-6), 1 - 1e-6)
+    return math.log(clipped / (1 - clipped)) / SCORE_SLOPE
+
+
+class DlibChipAligner:
+    """Face chips exactly as dlib's descriptor expects them (its own extraction)."""
+
+    chip_size = DESCRIPTOR_CHIP_SIZE
+
+    def __init__(self, dlib: Any) -> None:
+        self._dlib = dlib
+
+    def align(self, pixels: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        if len(landmarks) == 0:
+            return np.zeros((0, self.chip_size, self.chip_size, 3), np.uint8)
+        shapes = self._dlib.full_object_detections()
+        for points in landmarks:
+            left, top = np.floor(points.min(axis=0)).astype(int)
+            right, bottom = np.ceil(points.max(axis=0)).astype(int)
+            rect = self._dlib.rectangle(int(left), int(top), int(right), int(bottom))
+            parts = [self._dlib.point(round(float(x)), round(float(y))) for x, y in points]
+            shapes.append(self._dlib.full_object_detection(rect, parts))
+        chips = self._dlib.get_face_chips(
+            np.ascontiguousarray(pixels), shapes, size=self.chip_size, padding=DESCRIPTOR_CHIP_PADDING
+        )
+        return np.stack([np.asarray(chip, dtype=np.uint8) for chip in chips])
+
+
+class CpuBackend(FaceBackend):
+    def __init__(self, helper_processes: int | None = None) -> None:
+        dlib = import_dlib()
+        files = find_model_files()
+        self._dlib = dlib
+        self._detector = dlib.get_frontal_face_detector()
+        self._shape_predictor = dlib.shape_predictor(str(files.shape_predictor))
+        self._descriptor = dlib.face_recognition_model_v1(str(files.descriptor))
+        self.aligner = DlibChipAligner(dlib)
+        if helper_processes is None:
+            helper_processes = min(max((os.cpu_count() or 1) - 1, 0), 3)
+        self._pool = DescriptorPool(str(files.descriptor), helper_processes) if helper_processes else None
+        self.info = BackendInfo(
+            name="cpu",
+            model_id=MODEL_ID,
+            embedding_dim=EMBEDDING_DIM,
+            models={
+                "detector": "dlib_hog_frontal",
+                "landmarks": "dlib_shape_predictor_5_face_landmarks",
+                "embedder": "dlib_face_recognition_resnet_model_v1",
+            },
+            landmark_scheme="dlib_5",
+            device="cpu",
+            calibration=CALIBRATION,
+            extra={"descriptor_helper_processes": helper_processes},
+        )
+
+    def detect(self, pixels: np.ndarray, *, min_face_size: int, threshold: float) -> Detections:
+        height, width = pixels.shape[:2]
+        margin = hog_margin(threshold)
+        scale = min(HOG_WINDOW / min_face_size, math.sqrt(MAX_DETECTION_PIXELS / (width * height)))
+        boxes, margins = self._run_hog(pixels, scale, 0.0, margin)
+        large_scale = LARGE_FACE_SIDE / max(width, height)
+        if large_scale < scale:
+            large_boxes, large_margins = self._run_hog(pixels, large_scale, LARGE_FACE_PADDING, margin)
+            boxes = np.concatenate([boxes, large_boxes])
+            margins = np.concatenate([margins, large_margins])
+        sizes = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        keep = sizes >= 0.9 * min_face_size
+        boxes, margins = boxes[keep], margins[keep]
+        keep_order = non_max_suppression(boxes, margins, SAME_FACE_IOU)
+        boxes, margins = boxes[keep_order], margins[keep_order]
+        landmarks = np.stack([self._landmarks(pixels, box) for box in boxes]) if len(boxes) else None
+        if landmarks is None:
+            return Detections.empty()
+        return Detections(
+            boxes=boxes.astype(np.float32),
+            scores=hog_score(margins).astype(np.float32),
+            landmarks=landmarks.astype(np.float32),
+        )
+
+    def _run_hog(
+        self, pixels: np.ndarray, scale: float, padding: float, margin: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        height, width = pixels.shape[:2]
+        if abs(scale - 1.0) > 1e-3:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            scaled = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
+        else:
+            scale, scaled = 1.0, pixels
+        pad = round(padding * max(scaled.shape[:2]))
+        if pad:
+            scaled = np.pad(scaled, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+        rects, margins, _ = self._detector.run(np.ascontiguousarray(scaled), 0, margin)
+        boxes = np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], dtype=np.float64).reshape(
+            -1, 4
+        )
+        boxes = (boxes - pad) / scale
+        return boxes, np.asarray(margins, dtype=np.float64).reshape(-1)
+
+    def _landmarks(self, pixels: np.ndarray, box: np.ndarray) -> np.ndarray:
+        x1, y1, x2, y2 = (round(float(v)) for v in box)
+        shape = self._shape_predictor(pixels, self._dlib.rectangle(x1, y1, x2 - 1, y2 - 1))
+        return np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
+
+    def embed(self, chips: np.ndarray) -> np.ndarray:
+        if len(chips) == 0:
+            return np.zeros((0, EMBEDDING_DIM), np.float32)
+        if self._pool is not None and len(chips) > 1:
+            raw = self._pool.describe(self._descriptor, chips)
+        else:
+            raw = describe_chips(self._descriptor, chips)
+        return l2_normalize(raw)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()

@@ -1,0 +1,125 @@
+"""The gallery: SQLite records and the search index, kept in step.
+
+Every change is committed to SQLite first and applied to the index after,
+so the index never holds a face the database does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hailo_face_server.errors import InvalidRequest, NameTaken, NotFound
+from hailo_face_server.gallery.index import EmbeddingIndex
+from hailo_face_server.gallery.names import normalize_name
+from hailo_face_server.gallery.store import FaceRecord, GalleryStore, IdentityRecord, NewFace
+from hailo_face_server.matching import Match, SimilarityCalibration, assign_identities
+
+
+@dataclass(frozen=True)
+class IdentityDetails:
+    record: IdentityRecord
+    faces: list[FaceRecord]
+
+
+@dataclass(frozen=True)
+class AddedFace:
+    identity: IdentityRecord
+    face_id: int
+    created_identity: bool
+
+
+@dataclass(frozen=True)
+class GalleryStats:
+    identities: int
+    faces: int
+    faces_other_models: dict[str, int]
+
+
+class Gallery:
+    def __init__(self, store: GalleryStore, model_id: str, dim: int, calibration: SimilarityCalibration) -> None:
+        self.store = store
+        self.model_id = model_id
+        self.dim = dim
+        self.calibration = calibration
+        self.index = EmbeddingIndex(dim)
+        self.reload_index()
+
+    @classmethod
+    def open(cls, path: Path, model_id: str, dim: int, calibration: SimilarityCalibration) -> Gallery:
+        return cls(GalleryStore(path), model_id, dim, calibration)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def reload_index(self) -> None:
+        stored = self.store.embeddings(self.model_id, self.dim)
+        names = {record.id: record.name for record in self.store.identities()}
+        self.index.load(stored.vectors, stored.face_ids, stored.identity_ids, names)
+
+    def _identity(self, name: str) -> IdentityRecord:
+        record = self.store.identity(name) if isinstance(name, str) else None
+        if record is None:
+            raise NotFound(f'Nobody called "{name}" is in the gallery.')
+        return record
+
+    def add(self, name: str, face: NewFace) -> AddedFace:
+        clean_name = normalize_name(name)
+        if face.model_id != self.model_id or np.size(face.embedding) != self.dim:
+            raise InvalidRequest("The embedding does not come from the model this gallery uses.")
+        identity, face_id, created = self.store.add_face(clean_name, face)
+        self.index.add(face_id, identity.id, identity.name, face.embedding)
+        return AddedFace(identity, face_id, created)
+
+    def identities(self) -> list[IdentityDetails]:
+        faces_by_identity: dict[int, list[FaceRecord]] = {}
+        for face in self.store.faces():
+            faces_by_identity.setdefault(face.identity_id, []).append(face)
+        return [IdentityDetails(r, faces_by_identity.get(r.id, [])) for r in self.store.identities()]
+
+    def delete_identity(self, name: str) -> IdentityRecord:
+        record = self._identity(name)
+        face_ids = self.store.delete_identity(record.id)
+        self.index.remove_faces(face_ids)
+        return record
+
+    def delete_face(self, name: str, face_id: int) -> IdentityRecord:
+        record = self._identity(name)
+        if self.store.face(record.id, face_id) is None:
+            raise NotFound(f'"{record.name}" has no face sample {face_id}.')
+        self.store.delete_face(record.id, face_id)
+        self.index.remove_faces([face_id])
+        return self._identity(record.name)
+
+    def rename(self, name: str, new_name: str) -> IdentityRecord:
+        record = self._identity(name)
+        clean_name = normalize_name(new_name)
+        other = self.store.identity(clean_name)
+        if other is not None and other.id != record.id:
+            raise NameTaken(f'The name "{other.name}" is already taken.')
+        self.store.rename(record.id, clean_name)
+        self.index.rename(record.id, clean_name)
+        return self._identity(clean_name)
+
+    def crop(self, name: str, face_id: int) -> bytes:
+        record = self._identity(name)
+        if self.store.face(record.id, face_id) is None:
+            raise NotFound(f'"{record.name}" has no face sample {face_id}.')
+        crop = self.store.crop(face_id)
+        if crop is None:
+            raise NotFound(f"Face sample {face_id} has no stored image.")
+        return crop
+
+    def match(self, embeddings: np.ndarray, threshold: float) -> list[Match]:
+        identity_ids, similarities = self.index.best_per_identity(embeddings)
+        return assign_identities(similarities, identity_ids, self.index.names, self.calibration, threshold)
+
+    def stats(self) -> GalleryStats:
+        counts = self.store.face_counts_by_model()
+        return GalleryStats(
+            identities=len(self.store.identities()),
+            faces=counts.pop(self.model_id, 0),
+            faces_other_models=counts,
+        )

@@ -1,0 +1,40 @@
+"""Start-up care of the database file: integrity check and rotating backups."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+
+_LOGGER = logging.getLogger(__name__)
+
+BACKUP_PREFIX = "faces-"
+BACKUP_SUFFIX = ".db"
+
+
+def integrity_problems(db_file: Path) -> list[str]:
+    """What ``PRAGMA integrity_check`` reports, or an empty list when all is well."""
+    with closing(sqlite3.connect(db_file)) as db:
+        messages = [str(row[0]) for row in db.execute("PRAGMA integrity_check")]
+    return [] if messages == ["ok"] else messages
+
+
+def backup_database(db_file: Path, backup_dir: Path, keep: int) -> Path:
+    """Copy the database with SQLite's online backup API; keep the newest ``keep`` copies."""
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = backup_dir / f"{BACKUP_PREFIX}{stamp}{BACKUP_SUFFIX}"
+    with closing(sqlite3.connect(db_file)) as source, closing(sqlite3.connect(target)) as copy:
+        source.backup(copy)
+    for old in list_backups(backup_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+    return target
+
+
+def list_backups(backup_dir: Path) -> list[Path]:
+    """Backups, oldest first."""
+    if not backup_dir.is_dir():
+        return []
+    return sorted(p for p in backup_dir.glob(f"{BACKUP_PREFIX}*{BACKUP_SUFFIX}") if p.is_file())

@@ -1,0 +1,248 @@
+"""SQLite storage of identities and face samples.
+
+One connection, used from one thread.  WAL journal, foreign keys on, full
+synchronous commits (a taught face survives a power cut), every write in one
+transaction, and numbered migrations recorded in ``PRAGMA user_version``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hailo_face_server.gallery.names import name_key
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE identities (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE faces (
+            id INTEGER PRIMARY KEY,
+            identity_id INTEGER NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
+            model_id TEXT NOT NULL,
+            dim INTEGER NOT NULL CHECK (dim > 0),
+            embedding BLOB NOT NULL CHECK (length(embedding) = 4 * dim),
+            crop_jpeg BLOB,
+            landmarks TEXT NOT NULL,
+            bbox TEXT NOT NULL,
+            detection_score REAL NOT NULL,
+            created_at REAL NOT NULL
+        )
+        """,
+        "CREATE INDEX faces_by_identity ON faces(identity_id)",
+        "CREATE INDEX faces_by_model ON faces(model_id)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(Exception):
+    """The database was written by a newer version of the server."""
+
+
+@dataclass(frozen=True)
+class IdentityRecord:
+    id: int
+    name: str
+    created_at: float
+    updated_at: float
+    face_count: int
+
+
+@dataclass(frozen=True)
+class FaceRecord:
+    id: int
+    identity_id: int
+    model_id: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class NewFace:
+    model_id: str
+    embedding: np.ndarray
+    crop_jpeg: bytes
+    landmarks: Sequence[Sequence[float]]
+    bbox: Sequence[float]
+    detection_score: float
+
+
+@dataclass(frozen=True)
+class StoredEmbeddings:
+    face_ids: np.ndarray
+    identity_ids: np.ndarray
+    vectors: np.ndarray
+
+
+class GalleryStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"{self.path} has schema version {version}; this server knows up to {SCHEMA_VERSION}. "
+                "Update the server or restore an older backup."
+            )
+        for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self._transaction() as db:
+                for statement in statements:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+
+    # Reads
+
+    def identities(self) -> list[IdentityRecord]:
+        rows = self._db.execute(
+            """
+            SELECT i.id, i.name, i.created_at, i.updated_at, COUNT(f.id)
+            FROM identities i LEFT JOIN faces f ON f.identity_id = i.id
+            GROUP BY i.id ORDER BY i.name_key
+            """
+        ).fetchall()
+        return [IdentityRecord(*row) for row in rows]
+
+    def identity(self, name: str) -> IdentityRecord | None:
+        row = self._db.execute(
+            """
+            SELECT i.id, i.name, i.created_at, i.updated_at, COUNT(f.id)
+            FROM identities i LEFT JOIN faces f ON f.identity_id = i.id
+            WHERE i.name_key = ? GROUP BY i.id
+            """,
+            (name_key(name),),
+        ).fetchone()
+        return IdentityRecord(*row) if row else None
+
+    def faces(self) -> list[FaceRecord]:
+        rows = self._db.execute("SELECT id, identity_id, model_id, created_at FROM faces ORDER BY id").fetchall()
+        return [FaceRecord(*row) for row in rows]
+
+    def face(self, identity_id: int, face_id: int) -> FaceRecord | None:
+        row = self._db.execute(
+            "SELECT id, identity_id, model_id, created_at FROM faces WHERE id = ? AND identity_id = ?",
+            (face_id, identity_id),
+        ).fetchone()
+        return FaceRecord(*row) if row else None
+
+    def crop(self, face_id: int) -> bytes | None:
+        row = self._db.execute("SELECT crop_jpeg FROM faces WHERE id = ?", (face_id,)).fetchone()
+        return bytes(row[0]) if row and row[0] is not None else None
+
+    def embeddings(self, model_id: str, dim: int) -> StoredEmbeddings:
+        rows = self._db.execute(
+            "SELECT id, identity_id, embedding FROM faces WHERE model_id = ? AND dim = ? ORDER BY id",
+            (model_id, dim),
+        ).fetchall()
+        vectors = np.zeros((len(rows), dim), dtype=np.float32)
+        for i, (_, _, blob) in enumerate(rows):
+            vectors[i] = np.frombuffer(blob, dtype="<f4")
+        return StoredEmbeddings(
+            face_ids=np.array([r[0] for r in rows], dtype=np.int64),
+            identity_ids=np.array([r[1] for r in rows], dtype=np.int64),
+            vectors=vectors,
+        )
+
+    def face_counts_by_model(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT model_id, COUNT(*) FROM faces GROUP BY model_id").fetchall()
+        return dict(rows)
+
+    # Writes, each one transaction
+
+    def add_face(self, name: str, face: NewFace) -> tuple[IdentityRecord, int, bool]:
+        """Store a sample under a name, creating the identity if it is new."""
+        now = time.time()
+        vector = np.ascontiguousarray(face.embedding, dtype="<f4").reshape(-1)
+        with self._transaction() as db:
+            row = db.execute("SELECT id FROM identities WHERE name_key = ?", (name_key(name),)).fetchone()
+            created = row is None
+            if created:
+                cursor = db.execute(
+                    "INSERT INTO identities (name, name_key, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                    (name, name_key(name), now, now),
+                )
+                identity_id = int(cursor.lastrowid or 0)
+            else:
+                identity_id = int(row[0])
+                db.execute("UPDATE identities SET updated_at = ? WHERE id = ?", (now, identity_id))
+            cursor = db.execute(
+                """
+                INSERT INTO faces (identity_id, model_id, dim, embedding, crop_jpeg, landmarks,
+                                   bbox, detection_score, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                (
+                    identity_id,
+                    face.model_id,
+                    int(vector.size),
+                    vector.tobytes(),
+                    face.crop_jpeg,
+                    json.dumps([[round(float(v), 2) for v in point] for point in face.landmarks]),
+                    json.dumps([round(float(v), 2) for v in face.bbox]),
+                    float(face.detection_score),
+                    now,
+                ),
+            )
+            face_id = int(cursor.lastrowid or 0)
+        identity = self.identity(name)
+        assert identity is not None
+        return identity, face_id, created
+
+    def delete_identity(self, identity_id: int) -> list[int]:
+        """Remove an identity with all its samples; the ids of the samples removed."""
+        with self._transaction() as db:
+            face_ids = [r[0] for r in db.execute("SELECT id FROM faces WHERE identity_id = ?", (identity_id,))]
+            db.execute("DELETE FROM identities WHERE id = ?", (identity_id,))
+        return face_ids
+
+    def delete_face(self, identity_id: int, face_id: int) -> None:
+        now = time.time()
+        with self._transaction() as db:
+            db.execute("DELETE FROM faces WHERE id = ? AND identity_id = ?", (face_id, identity_id))
+            db.execute("UPDATE identities SET updated_at = ? WHERE id = ?", (now, identity_id))
+
+    def rename(self, identity_id: int, new_name: str) -> None:
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE identities SET name = ?, name_key = ?, updated_at = ? WHERE id = ?",
+                (new_name, name_key(new_name), now, identity_id),
+            )

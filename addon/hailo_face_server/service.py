@@ -1,0 +1,394 @@
+"""The face service: start-up, and every operation the API offers, without HTTP.
+
+Three kinds of threads do the work: the inference worker (the backend's only
+user), a small pool for decoding and encoding images, and one thread that owns
+the SQLite connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+
+from hailo_face_server import __version__
+from hailo_face_server.backends import FaceBackend, create_backend
+from hailo_face_server.backends.base import Detections
+from hailo_face_server.config import Config
+from hailo_face_server.errors import NotReady
+from hailo_face_server.gallery import Gallery
+from hailo_face_server.gallery.gallery import AddedFace, GalleryStats, IdentityDetails
+from hailo_face_server.gallery.maintenance import backup_database, integrity_problems
+from hailo_face_server.gallery.names import normalize_name
+from hailo_face_server.gallery.store import IdentityRecord, NewFace
+from hailo_face_server.imaging import DecodedImage, decode_image, face_crop_jpeg
+from hailo_face_server.matching import Match
+from hailo_face_server.pipeline import (
+    DetectOptions,
+    FaceChooser,
+    FacePipeline,
+    Timings,
+    face_in_region,
+    options_for_region,
+    single_face,
+)
+from hailo_face_server.worker import InferenceWorker
+
+_LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+STATUS_STARTING = "starting"
+STATUS_OK = "ok"
+STATUS_ERROR = "error"
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    width: int
+    height: int
+    detections: Detections
+    timings: Timings
+    embeddings: np.ndarray | None = None
+    matches: list[Match] | None = None
+
+
+@dataclass(frozen=True)
+class EnrolResult:
+    added: AddedFace
+    face: ImageResult
+
+
+class FaceService:
+    def __init__(self, config: Config, backend_factory: Callable[[str], FaceBackend] = create_backend) -> None:
+        self.config = config
+        self._backend_factory = backend_factory
+        self.worker = InferenceWorker(config.performance.max_queue_size)
+        self._images = ThreadPoolExecutor(config.performance.worker_threads, thread_name_prefix="images")
+        self._database = ThreadPoolExecutor(1, thread_name_prefix="gallery")
+        self.status = STATUS_STARTING
+        self.error: str | None = None
+        self.backend: FaceBackend | None = None
+        self._pipeline: FacePipeline | None = None
+        self._gallery: Gallery | None = None
+        self._created = time.monotonic()
+        self.startup_seconds: float | None = None
+
+    # Lifecycle
+
+    async def start(self) -> None:
+        """Load the backend and open the gallery; the service is ready when this returns."""
+        loop = asyncio.get_running_loop()
+        try:
+            database_ready = loop.run_in_executor(self._database, self._prepare_database)
+            backend = await self.worker.run(lambda: self._backend_factory(self.config.face_recognition.backend), None)
+            self.backend = backend
+            await database_ready
+            info = backend.info
+            self._gallery = await loop.run_in_executor(
+                self._database,
+                Gallery.open,
+                self.config.database.db_file,
+                info.model_id,
+                info.embedding_dim,
+                info.calibration,
+            )
+            self._pipeline = FacePipeline(backend)
+            if self.config.performance.warmup_enabled:
+                await self.worker.run(self._warm_up, None)
+        except Exception as err:
+            self.status = STATUS_ERROR
+            self.error = str(err) or type(err).__name__
+            raise
+        self.startup_seconds = time.monotonic() - self._created
+        self.status = STATUS_OK
+        stats = await self.gallery_stats()
+        _LOGGER.info(
+            "Ready in %.2f s: backend %s (%s), %d identities with %d face samples",
+            self.startup_seconds,
+            info.name,
+            info.device,
+            stats.identities,
+            stats.faces,
+        )
+        if stats.faces_other_models:
+            _LOGGER.warning(
+                "Face samples of other models are ignored (teach those people again): %s",
+                stats.faces_other_models,
+            )
+
+    def _prepare_database(self) -> None:
+        database = self.config.database
+        if not database.db_file.exists():
+            return
+        problems = integrity_problems(database.db_file)
+        if problems:
+            _LOGGER.error(
+                "Database integrity check FAILED for %s: %s. Stop the server and restore a backup from %s.",
+                database.db_file,
+                "; ".join(problems[:5]),
+                database.backup_path,
+            )
+        if database.backup_enabled:
+            target = backup_database(database.db_file, database.backup_path, database.backup_keep)
+            _LOGGER.info("Backed up the gallery to %s", target)
+
+    def _warm_up(self) -> None:
+        assert self._pipeline is not None
+        blank = np.full((480, 640, 3), 127, np.uint8)
+        self._pipeline.detect(blank, self._detect_options(None, None, None), Timings())
+        self._pipeline.backend.embed(np.zeros((1, *(self._pipeline.backend.aligner.chip_size,) * 2, 3), np.uint8))
+
+    async def stop(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.worker.shutdown)
+        if self.backend is not None:
+            self.backend.close()
+        if self._gallery is not None:
+            await loop.run_in_executor(self._database, self._gallery.close)
+        self._database.shutdown(wait=True)
+        self._images.shutdown(wait=True)
+
+    # Plumbing
+
+    @property
+    def ready(self) -> bool:
+        return self.status == STATUS_OK
+
+    def _require_ready(self) -> tuple[FacePipeline, Gallery]:
+        if self._pipeline is None or self._gallery is None or not self.ready:
+            if self.status == STATUS_ERROR:
+                raise NotReady(f"The server failed to start: {self.error}")
+            raise NotReady("The server is still starting; try again in a few seconds.")
+        return self._pipeline, self._gallery
+
+    async def _in_database(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._database, fn, *args)
+
+    async def _decode(self, data: bytes, timings: Timings) -> DecodedImage:
+        max_pixels = self.config.server.max_image_pixels
+        start = time.perf_counter()
+        image = await asyncio.get_running_loop().run_in_executor(self._images, decode_image, data, max_pixels)
+        timings.stages_ms["decode"] = round((time.perf_counter() - start) * 1000, 2)
+        return image
+
+    async def _infer(self, job: Callable[[], T], timings: Timings) -> T:
+        submitted = time.perf_counter()
+
+        def timed() -> T:
+            timings.stages_ms["queue"] = round((time.perf_counter() - submitted) * 1000, 2)
+            return job()
+
+        return await self.worker.run(timed, self.config.performance.request_timeout)
+
+    def _detect_options(
+        self, threshold: float | None, min_face_size: int | None, max_faces: int | None
+    ) -> DetectOptions:
+        face_config = self.config.face_recognition
+        return DetectOptions(
+            threshold=face_config.detection_threshold if threshold is None else threshold,
+            min_face_size=face_config.min_face_size if min_face_size is None else min_face_size,
+            max_faces=face_config.max_faces if max_faces is None else max_faces,
+        )
+
+    # Operations on images
+
+    async def detect(
+        self,
+        data: bytes,
+        *,
+        threshold: float | None = None,
+        min_face_size: int | None = None,
+        max_faces: int | None = None,
+    ) -> ImageResult:
+        pipeline, _ = self._require_ready()
+        timings = Timings()
+        start = time.perf_counter()
+        image = await self._decode(data, timings)
+        options = self._detect_options(threshold, min_face_size, max_faces)
+        detections = await self._infer(lambda: pipeline.detect(image.pixels, options, timings), timings)
+        return self._finish(image, detections, timings, start)
+
+    async def embed(
+        self,
+        data: bytes,
+        *,
+        bbox: np.ndarray | None = None,
+        min_face_size: int | None = None,
+        max_faces: int | None = None,
+    ) -> ImageResult:
+        pipeline, _ = self._require_ready()
+        timings = Timings()
+        start = time.perf_counter()
+        image = await self._decode(data, timings)
+        options = self._detect_options(None, min_face_size, max_faces)
+        choose: FaceChooser | None = None
+        if bbox is not None:
+            options, choose = options_for_region(options, bbox), face_in_region(bbox)
+        analysis = await self._infer(lambda: pipeline.analyze(image.pixels, options, timings, choose=choose), timings)
+        return self._finish(image, analysis.detections, timings, start, embeddings=analysis.embeddings)
+
+    async def recognize(
+        self,
+        data: bytes,
+        *,
+        threshold: float | None = None,
+        min_face_size: int | None = None,
+        max_faces: int | None = None,
+    ) -> ImageResult:
+        pipeline, gallery = self._require_ready()
+        timings = Timings()
+        start = time.perf_counter()
+        image = await self._decode(data, timings)
+        options = self._detect_options(None, min_face_size, max_faces)
+        recognition_threshold = self.config.face_recognition.recognition_threshold if threshold is None else threshold
+
+        def job() -> tuple[Detections, list[Match]]:
+            analysis = pipeline.analyze(image.pixels, options, timings)
+            assert analysis.embeddings is not None
+            with timings.measure("search"):
+                matches = gallery.match(analysis.embeddings, recognition_threshold)
+            return analysis.detections, matches
+
+        detections, matches = await self._infer(job, timings)
+        return self._finish(image, detections, timings, start, matches=matches)
+
+    async def add_face(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        bbox: np.ndarray | None = None,
+        pick_largest: bool = False,
+        min_face_size: int | None = None,
+    ) -> EnrolResult:
+        pipeline, gallery = self._require_ready()
+        clean_name = normalize_name(name)
+        timings = Timings()
+        start = time.perf_counter()
+        image = await self._decode(data, timings)
+        options = self._detect_options(None, min_face_size, None)
+        choose = single_face(pick_largest)
+        if bbox is not None:
+            options, choose = options_for_region(options, bbox), face_in_region(bbox)
+        analysis = await self._infer(lambda: pipeline.analyze(image.pixels, options, timings, choose=choose), timings)
+        assert analysis.embeddings is not None
+        detections = analysis.detections
+        crop = await asyncio.get_running_loop().run_in_executor(
+            self._images, face_crop_jpeg, image.pixels, detections.boxes[0]
+        )
+        info = pipeline.backend.info
+        new_face = NewFace(
+            model_id=info.model_id,
+            embedding=analysis.embeddings[0],
+            crop_jpeg=crop,
+            landmarks=detections.landmarks[0].tolist(),
+            bbox=detections.boxes[0].tolist(),
+            detection_score=float(detections.scores[0]),
+        )
+        with timings.measure("store"):
+            added = await self._in_database(gallery.add, clean_name, new_face)
+        _LOGGER.info("Taught a face of %s (face %d)", added.identity.name, added.face_id)
+        return EnrolResult(added, self._finish(image, detections, timings, start))
+
+    @staticmethod
+    def _finish(
+        image: DecodedImage,
+        detections: Detections,
+        timings: Timings,
+        start: float,
+        *,
+        embeddings: np.ndarray | None = None,
+        matches: list[Match] | None = None,
+    ) -> ImageResult:
+        timings.stages_ms["total"] = round((time.perf_counter() - start) * 1000, 2)
+        return ImageResult(image.width, image.height, detections, timings, embeddings, matches)
+
+    # Operations on the gallery
+
+    async def identities(self) -> list[IdentityDetails]:
+        _, gallery = self._require_ready()
+        return await self._in_database(gallery.identities)
+
+    async def delete_identity(self, name: str) -> IdentityRecord:
+        _, gallery = self._require_ready()
+        record = await self._in_database(gallery.delete_identity, name)
+        _LOGGER.info("Forgot %s and %d face samples", record.name, record.face_count)
+        return record
+
+    async def delete_face(self, name: str, face_id: int) -> IdentityRecord:
+        _, gallery = self._require_ready()
+        record = await self._in_database(gallery.delete_face, name, face_id)
+        _LOGGER.info("Removed face %d of %s", face_id, record.name)
+        return record
+
+    async def rename(self, name: str, new_name: str) -> IdentityRecord:
+        _, gallery = self._require_ready()
+        record = await self._in_database(gallery.rename, name, new_name)
+        _LOGGER.info("Renamed %s to %s", name, record.name)
+        return record
+
+    async def face_image(self, name: str, face_id: int) -> bytes:
+        _, gallery = self._require_ready()
+        return await self._in_database(gallery.crop, name, face_id)
+
+    async def gallery_stats(self) -> GalleryStats:
+        _, gallery = self._require_ready()
+        return await self._in_database(gallery.stats)
+
+    # Descriptions
+
+    async def health(self) -> dict[str, Any]:
+        report: dict[str, Any] = {
+            "status": self.status,
+            "version": __version__,
+            "uptime_s": round(time.monotonic() - self._created, 1),
+            "queue": {"depth": self.worker.depth, "max": self.worker.max_queue_size},
+        }
+        if self.error:
+            report["error"] = self.error
+        if self.backend is not None:
+            info = self.backend.info
+            report.update(backend=info.name, device=info.device, models=info.models, model_id=info.model_id)
+        if self.ready:
+            stats = await self.gallery_stats()
+            report.update(
+                identities=stats.identities,
+                faces=stats.faces,
+                faces_other_models=stats.faces_other_models,
+                startup_s=round(self.startup_seconds or 0.0, 2),
+            )
+        return report
+
+    def info(self) -> dict[str, Any]:
+        pipeline, _ = self._require_ready()
+        backend = pipeline.backend.info
+        face_config = self.config.face_recognition
+        return {
+            "version": __version__,
+            "backend": backend.name,
+            "device": backend.device,
+            "models": backend.models,
+            "model_id": backend.model_id,
+            "embedding_dim": backend.embedding_dim,
+            "landmarks": backend.landmark_scheme,
+            "recognition_threshold": face_config.recognition_threshold,
+            "recognition_threshold_similarity": round(
+                backend.calibration.similarity_at(face_config.recognition_threshold), 4
+            ),
+            "detection_threshold": face_config.detection_threshold,
+            "max_faces": face_config.max_faces,
+            "min_face_size": face_config.min_face_size,
+            "limits": {
+                "max_body_mb": self.config.server.max_body_mb,
+                "max_image_megapixels": self.config.server.max_image_megapixels,
+                "max_queue_size": self.config.performance.max_queue_size,
+                "request_timeout_s": self.config.performance.request_timeout,
+            },
+        }

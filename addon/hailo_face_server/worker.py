@@ -1,0 +1,106 @@
+"""The one thread that owns the backend, fed by a bounded queue."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Generic, TypeVar
+
+from hailo_face_server.errors import RequestTimeout, ServerBusy
+
+T = TypeVar("T")
+
+_INITIAL_JOB_SECONDS = 0.2
+_SMOOTHING = 0.2
+_MAX_RETRY_AFTER = 60
+
+
+class _Skipped(Exception):
+    """The job was given up before it started."""
+
+
+class _Job(Generic[T]):
+    def __init__(self, worker: InferenceWorker, fn: Callable[[], T]) -> None:
+        self._worker = worker
+        self._fn = fn
+        self._lock = threading.Lock()
+        self._abandoned = False
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+
+    def __call__(self) -> T:
+        with self._lock:
+            if self._abandoned:
+                raise _Skipped
+        start = time.perf_counter()
+        try:
+            return self._fn()
+        finally:
+            self._worker._record(time.perf_counter() - start)
+
+
+class InferenceWorker:
+    """Runs backend jobs one at a time; refuses work beyond ``max_queue_size``.
+
+    ``max_queue_size`` counts the job running plus those waiting.
+    """
+
+    def __init__(self, max_queue_size: int) -> None:
+        self.max_queue_size = max_queue_size
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        self._pending = 0
+        self._job_seconds = _INITIAL_JOB_SECONDS
+        self.completed = 0
+        self.rejected = 0
+        self.timed_out = 0
+
+    @property
+    def depth(self) -> int:
+        return self._pending
+
+    def retry_after(self) -> int:
+        wait = self._job_seconds * max(self._pending, 1)
+        return max(1, min(_MAX_RETRY_AFTER, math.ceil(wait)))
+
+    def _record(self, seconds: float) -> None:
+        self._job_seconds += _SMOOTHING * (seconds - self._job_seconds)
+
+    def _finished(self, future: asyncio.Future[T]) -> None:
+        self._pending -= 1
+        if not future.cancelled() and future.exception() is None:
+            self.completed += 1
+
+    async def run(self, fn: Callable[[], T], time_limit: float | None) -> T:
+        """Run ``fn`` on the worker thread, waiting at most ``time_limit`` seconds in all."""
+        if self._pending >= self.max_queue_size:
+            self.rejected += 1
+            raise ServerBusy(
+                f"The server is busy: {self._pending} requests are queued (limit "
+                f"{self.max_queue_size}). Try again shortly.",
+                retry_after=self.retry_after(),
+            )
+        job: _Job[T] = _Job(self, fn)
+        future = asyncio.wrap_future(self._executor.submit(job))
+        self._pending += 1
+        future.add_done_callback(self._finished)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), time_limit)
+        except TimeoutError:
+            job.abandon()
+            self.timed_out += 1
+            raise RequestTimeout(
+                f"The request took longer than {time_limit} s and was given up.",
+                retry_after=self.retry_after(),
+            ) from None
+        except asyncio.CancelledError:
+            job.abandon()
+            raise
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)

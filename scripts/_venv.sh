@@ -1,0 +1,41 @@
+# Shared by scripts/run and scripts/test: find Python 3.13 and keep .venv in step
+# with the repository's requirement files.  Source it; do not run it.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+PYENV_PYTHON=/root/.pyenv/versions/3.13.0/bin/python3.13
+
+find_python() {
+    # python3.13 from PATH if it is 3.13.2 or newer, else the pyenv 3.13.0 build.
+    if python3.13 -c 'import sys; sys.exit(sys.version_info < (3, 13, 2))' >/dev/null 2>&1; then
+        command -v python3.13
+    elif [ -x "$PYENV_PYTHON" ]; then
+        echo "$PYENV_PYTHON"
+    else
+        echo "error: Python 3.13 is needed (python3.13 on PATH, or $PYENV_PYTHON)" >&2
+        return 1
+    fi
+}
+
+# ensure_venv REQUIREMENT_FILE... : create .venv if needed and install the
+# server package plus the given requirement files when any of them changed.
+ensure_venv() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        local python
+        python=$(find_python) || exit 1
+        echo "Creating $VENV with $("$python" --version)" >&2
+        "$python" -m venv "$VENV"
+        "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    fi
+    local stamp="$VENV/.installed-$(echo "$*" | tr ' /' '__')"
+    local digest
+    digest=$(cat "$ROOT/addon/pyproject.toml" "$@" | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
+        echo "Installing dependencies into $VENV" >&2
+        local args=(--quiet --disable-pip-version-check -e "$ROOT/addon")
+        for requirements in "$@"; do args+=(-r "$requirements"); done
+        "$VENV/bin/python" -m pip install "${args[@]}" 2>&1 | grep -v "^WARNING: Location" >&2 || true
+        "$VENV/bin/python" -m pip check >/dev/null || { "$VENV/bin/python" -m pip check >&2; exit 1; }
+        echo "$digest" > "$stamp"
+    fi
+}

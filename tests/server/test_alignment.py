@@ -1,0 +1,82 @@
+"""Alignment: similarity transforms, the template warp, and dlib's chips."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hailo_face_server.alignment import TemplateAligner, apply_transform, similarity_transform, warp_affine
+from hailo_face_server.backends.cpu import CpuBackend
+from hailo_face_server.imaging import decode_image
+from tests.server.conftest import Faces
+
+ARCFACE_TEMPLATE = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]]
+)
+
+
+def transform(angle_degrees: float, scale: float, shift: tuple[float, float]) -> np.ndarray:
+    angle = math.radians(angle_degrees)
+    rotation = scale * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    return np.hstack([rotation, np.array(shift)[:, None]])
+
+
+def test_similarity_transform_recovers_a_known_transform() -> None:
+    known = transform(23.0, 1.7, (12.5, -4.0))
+    target = apply_transform(known, ARCFACE_TEMPLATE)
+    assert np.allclose(similarity_transform(ARCFACE_TEMPLATE, target), known, atol=1e-9)
+
+
+def test_similarity_transform_never_reflects() -> None:
+    mirrored = ARCFACE_TEMPLATE * np.array([-1.0, 1.0])
+    matrix = similarity_transform(ARCFACE_TEMPLATE, mirrored)
+    assert np.linalg.det(matrix[:, :2]) > 0
+
+
+def test_warp_with_the_identity_copies_the_image() -> None:
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    chip = warp_affine(pixels, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 40)
+    assert np.array_equal(chip, pixels)
+
+
+def test_warp_outside_the_image_is_black() -> None:
+    pixels = np.full((10, 10, 3), 200, np.uint8)
+    chip = warp_affine(pixels, np.array([[1.0, 0, 50], [0, 1.0, 50]]), 8)
+    assert not chip.any()
+
+
+def test_template_aligner_puts_the_landmarks_on_the_template() -> None:
+    # Draw five bright dots, rotate and scale them into a larger image, align back.
+    image_to_chip = transform(-15.0, 0.5, (10.0, 20.0))
+    chip_to_image = np.vstack([image_to_chip, [0, 0, 1]])
+    chip_to_image = np.linalg.inv(chip_to_image)[:2]
+    landmarks = apply_transform(chip_to_image, ARCFACE_TEMPLATE)
+    pixels = np.zeros((300, 300, 3), np.uint8)
+    for x, y in landmarks:
+        pixels[round(y) - 2 : round(y) + 3, round(x) - 2 : round(x) + 3] = 255
+    (chip,) = TemplateAligner(ARCFACE_TEMPLATE, 112).align(pixels, landmarks[None])
+    bright = chip[..., 0] > 100
+    for i, (x, y) in enumerate(ARCFACE_TEMPLATE, start=1):
+        ys, xs = np.nonzero(bright[int(y) - 4 : int(y) + 5, int(x) - 4 : int(x) + 5])
+        assert len(xs), f"landmark {i} is not near its template position"
+        centre = (xs.mean() + int(x) - 4, ys.mean() + int(y) - 4)
+        assert math.dist(centre, (x, y)) < 1.0, (i, centre, (x, y))
+
+
+def test_dlib_chips_are_dlibs_own(cpu_backend: CpuBackend, faces: Faces) -> None:
+    dlib = __import__("dlib")
+    pixels = decode_image(faces.group("bbt3.jpg").read_bytes(), 10**8).pixels
+    detections = cpu_backend.detect(pixels, min_face_size=40, threshold=0.5)
+    chips = cpu_backend.aligner.align(pixels, detections.landmarks)
+    assert chips.shape == (5, 150, 150, 3)
+    for chip, points in zip(chips, detections.landmarks, strict=True):
+        left, top = points.min(axis=0).astype(int)
+        right, bottom = points.max(axis=0).astype(int)
+        shape = dlib.full_object_detection(
+            dlib.rectangle(int(left), int(top), int(right), int(bottom)),
+            [dlib.point(int(x), int(y)) for x, y in points],
+        )
+        reference = np.asarray(dlib.get_face_chip(pixels, shape, size=150, padding=0.25))
+        assert np.array_equal(chip, reference)

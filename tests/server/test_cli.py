@@ -1,0 +1,175 @@
+"""The server as a user starts it: the ``hailo-face-server`` command, as a process."""
+
+from __future__ import annotations
+
+import base64
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.server.conftest import Faces
+
+COMMAND = str(Path(sys.executable).parent / "hailo-face-server")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    def __init__(self, data_dir: Path, *args: str) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [COMMAND, "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(data_dir), *args],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url(path), data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    def wait_ready(self, seconds: float = 30) -> float:
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            assert self.process.poll() is None, self.process.communicate()[1]
+            try:
+                status, _ = self.request("GET", "/health")
+                if status == 200:
+                    return time.monotonic() - start
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("the server did not become ready")
+
+    def stop(self) -> tuple[int, str]:
+        self.process.send_signal(signal.SIGTERM)
+        _, log = self.process.communicate(timeout=30)
+        return self.process.returncode, log
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[list[Server]]:
+    servers: list[Server] = []
+    yield servers
+    for server in servers:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.communicate()
+
+
+def start(servers: list[Server], data_dir: Path, *args: str) -> Server:
+    server = Server(data_dir, *args)
+    servers.append(server)
+    return server
+
+
+def image(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def test_taught_faces_survive_a_restart(tmp_path: Path, running: list[Server], faces: Faces) -> None:
+    first = start(running, tmp_path)
+    first.wait_ready()
+    status, body = first.request(
+        "POST", "/v1/database/add", {"name": "bernadette", "image": image(faces.person("bernadette", 1))}
+    )
+    assert status == 201, body
+    returncode, log = first.stop()
+    assert returncode == 0, log
+    assert "Stopping" in log
+
+    second = start(running, tmp_path)
+    second.wait_ready()
+    status, health = second.request("GET", "/health")
+    assert (health["identities"], health["faces"]) == (1, 1)
+    status, body = second.request("POST", "/v1/recognize", {"image": image(faces.person("bernadette", 3))})
+    assert body["faces"][0]["name"] == "bernadette"
+    assert second.stop()[0] == 0
+    backups = sorted((tmp_path / "backups").glob("faces-*.db"))
+    assert len(backups) == 1  # the first start had no database to back up
+
+
+def test_backups_on_start_keep_the_newest_n(tmp_path: Path, running: list[Server], faces: Faces) -> None:
+    for _ in range(4):
+        server = start(running, tmp_path, "--set", "database.backup_keep=2")
+        server.wait_ready()
+        if not (tmp_path / "faces.db").exists():
+            pytest.fail("the database was not created")
+        assert server.stop()[0] == 0
+    assert len(list((tmp_path / "backups").glob("faces-*.db"))) == 2
+
+
+def test_json_logs_carry_request_ids_and_never_the_key(tmp_path: Path, running: list[Server]) -> None:
+    server = start(running, tmp_path, "--log-format", "json", "--api-key", "very-secret-key")
+    server.wait_ready()
+    request = urllib.request.Request(server.url("/v1/info"), headers={"Authorization": "Bearer very-secret-key"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        request_id = response.headers["X-Request-ID"]
+    _, log = server.stop()
+    entries = [json.loads(line) for line in log.splitlines() if line.strip()]
+    access = [e for e in entries if e.get("path") == "/v1/info"]
+    assert access and access[0]["request_id"] == request_id and access[0]["status"] == 200
+    assert "very-secret-key" not in log
+    assert any("Ready in" in e["message"] for e in entries)
+
+
+def test_a_bad_configuration_stops_start_up_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "hailo-face.yaml"
+    config.write_text("server:\n  port: 5002\nface_recognition:\n  max_faces: -3\n  colour: blue\n")
+    result = subprocess.run([COMMAND, "--config", str(config)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "face_recognition.max_faces" in result.stderr
+    assert "face_recognition.colour: unknown key" in result.stderr
+
+
+def test_a_port_in_use_is_a_clear_error(tmp_path: Path, running: list[Server]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [COMMAND, "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 1
+    assert f"Cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_check_config_prints_the_effective_configuration(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [COMMAND, "--check-config", "--port", "6000", "--api-key", "k"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"HAILO_FACE_PERFORMANCE_MAX_QUEUE_SIZE": "4", "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    assert config["server"]["port"] == 6000
+    assert config["server"]["api_key"] == "***"
+    assert config["performance"]["max_queue_size"] == 4
