@@ -17,6 +17,16 @@ find_python() {
     fi
 }
 
+# Run pip in the venv; show its output only if it fails.
+pip_quietly() {
+    local log="$VENV/pip.log"
+    if ! "$VENV/bin/python" -m pip --disable-pip-version-check "$@" >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "error: pip $1 failed (log above, also in $log)" >&2
+        exit 1
+    fi
+}
+
 # ensure_venv REQUIREMENT_FILE... : create .venv if needed and install the
 # server package plus the given requirement files when any of them changed.
 ensure_venv() {
@@ -25,17 +35,17 @@ ensure_venv() {
         python=$(find_python) || exit 1
         echo "Creating $VENV with $("$python" --version)" >&2
         "$python" -m venv "$VENV"
-        "$VENV/bin/python" -m pip install --quiet --upgrade pip
+        pip_quietly install --upgrade pip
     fi
     local stamp="$VENV/.installed-$(echo "$*" | tr ' /' '__')"
     local digest
     digest=$(cat "$ROOT/addon/pyproject.toml" "$@" | sha256sum | cut -d' ' -f1)
     if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
         echo "Installing dependencies into $VENV" >&2
-        local args=(--quiet --disable-pip-version-check -e "$ROOT/addon")
+        local args=(-e "$ROOT/addon")
         for requirements in "$@"; do args+=(-r "$requirements"); done
-        "$VENV/bin/python" -m pip install "${args[@]}" 2>&1 | grep -v "^WARNING: Location" >&2 || true
-        "$VENV/bin/python" -m pip check >/dev/null || { "$VENV/bin/python" -m pip check >&2; exit 1; }
+        pip_quietly install "${args[@]}"
+        pip_quietly check
         echo "$digest" > "$stamp"
     fi
 }

@@ -24,6 +24,7 @@ class DetectOptions:
 @dataclass
 class Timings:
     stages_ms: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
 
     @contextmanager
     def measure(self, stage: str) -> Iterator[None]:

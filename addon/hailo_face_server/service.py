@@ -173,10 +173,8 @@ class FaceService:
 
     async def _decode(self, data: bytes, timings: Timings) -> DecodedImage:
         max_pixels = self.config.server.max_image_pixels
-        start = time.perf_counter()
-        image = await asyncio.get_running_loop().run_in_executor(self._images, decode_image, data, max_pixels)
-        timings.stages_ms["decode"] = round((time.perf_counter() - start) * 1000, 2)
-        return image
+        with timings.measure("decode"):
+            return await asyncio.get_running_loop().run_in_executor(self._images, decode_image, data, max_pixels)
 
     async def _infer(self, job: Callable[[], T], timings: Timings) -> T:
         submitted = time.perf_counter()
@@ -209,11 +207,10 @@ class FaceService:
     ) -> ImageResult:
         pipeline, _ = self._require_ready()
         timings = Timings()
-        start = time.perf_counter()
         image = await self._decode(data, timings)
         options = self._detect_options(threshold, min_face_size, max_faces)
         detections = await self._infer(lambda: pipeline.detect(image.pixels, options, timings), timings)
-        return self._finish(image, detections, timings, start)
+        return self._finish(image, detections, timings)
 
     async def embed(
         self,
@@ -225,14 +222,13 @@ class FaceService:
     ) -> ImageResult:
         pipeline, _ = self._require_ready()
         timings = Timings()
-        start = time.perf_counter()
         image = await self._decode(data, timings)
         options = self._detect_options(None, min_face_size, max_faces)
         choose: FaceChooser | None = None
         if bbox is not None:
             options, choose = options_for_region(options, bbox), face_in_region(bbox)
         analysis = await self._infer(lambda: pipeline.analyze(image.pixels, options, timings, choose=choose), timings)
-        return self._finish(image, analysis.detections, timings, start, embeddings=analysis.embeddings)
+        return self._finish(image, analysis.detections, timings, embeddings=analysis.embeddings)
 
     async def recognize(
         self,
@@ -244,7 +240,6 @@ class FaceService:
     ) -> ImageResult:
         pipeline, gallery = self._require_ready()
         timings = Timings()
-        start = time.perf_counter()
         image = await self._decode(data, timings)
         options = self._detect_options(None, min_face_size, max_faces)
         recognition_threshold = self.config.face_recognition.recognition_threshold if threshold is None else threshold
@@ -257,7 +252,7 @@ class FaceService:
             return analysis.detections, matches
 
         detections, matches = await self._infer(job, timings)
-        return self._finish(image, detections, timings, start, matches=matches)
+        return self._finish(image, detections, timings, matches=matches)
 
     async def add_face(
         self,
@@ -271,7 +266,6 @@ class FaceService:
         pipeline, gallery = self._require_ready()
         clean_name = normalize_name(name)
         timings = Timings()
-        start = time.perf_counter()
         image = await self._decode(data, timings)
         options = self._detect_options(None, min_face_size, None)
         choose = single_face(pick_largest)
@@ -295,19 +289,18 @@ class FaceService:
         with timings.measure("store"):
             added = await self._in_database(gallery.add, clean_name, new_face)
         _LOGGER.info("Taught a face of %s (face %d)", added.identity.name, added.face_id)
-        return EnrolResult(added, self._finish(image, detections, timings, start))
+        return EnrolResult(added, self._finish(image, detections, timings))
 
     @staticmethod
     def _finish(
         image: DecodedImage,
         detections: Detections,
         timings: Timings,
-        start: float,
         *,
         embeddings: np.ndarray | None = None,
         matches: list[Match] | None = None,
     ) -> ImageResult:
-        timings.stages_ms["total"] = round((time.perf_counter() - start) * 1000, 2)
+        timings.stages_ms["total"] = round((time.perf_counter() - timings.started) * 1000, 2)
         return ImageResult(image.width, image.height, detections, timings, embeddings, matches)
 
     # Operations on the gallery

@@ -100,3 +100,8 @@ def test_describe_hides_the_api_key() -> None:
     described = build_config({}, {"server.api_key": "secret"}).describe()
     assert described["server"]["api_key"] == "***"
     assert described["database"]["db_file"] == "data/faces.db"
+
+
+def test_the_documented_example_is_the_defaults() -> None:
+    example = load_config(Path(__file__).parents[2] / "docs" / "hailo-face.example.yaml", {}, {})
+    assert example == build_config()

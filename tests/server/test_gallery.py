@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -153,10 +154,33 @@ def test_integrity_check_reports_damage(tmp_path: Path) -> None:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     data = bytearray(path.read_bytes())
     page_size = 4096
-    data[page_size * 3 : page_size * 3 + 200] = b"\x07" * 200  # scribble over an index page
+    data[page_size * 4 : page_size * 4 + 8] = b"\x07" * 8  # an invalid b-tree page header
     path.write_bytes(bytes(data))
-    try:
-        problems = integrity_problems(path)
-    except sqlite3.DatabaseError as err:
-        problems = [str(err)]
-    assert problems
+    assert integrity_problems(path)
+
+
+async def test_a_damaged_database_is_reported_at_start_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, cpu_backend: object
+) -> None:
+    from hailo_face_server.service import FaceService
+    from tests.server.conftest import SharedBackend, make_config
+
+    path = tmp_path / "faces.db"
+    store = GalleryStore(path)
+    for seed in range(300):
+        store.add_face(f"person{seed}", sample(seed, model="dlib_resnet_v1", dim=128))
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        index_page = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'faces_by_model'").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    start = 4096 * (index_page - 1)
+    data[start : start + 8] = b"\x07" * 8  # an invalid b-tree page header
+    path.write_bytes(bytes(data))
+
+    service = FaceService(make_config(tmp_path), backend_factory=lambda _name: SharedBackend(cpu_backend))  # type: ignore[arg-type]
+    with contextlib.suppress(Exception):  # a damaged file may also fail to open; the log line is what matters
+        await service.start()
+    await service.stop()
+    assert "Database integrity check FAILED" in caplog.text
+    assert str(tmp_path / "backups") in caplog.text

@@ -16,8 +16,11 @@ BACKUP_SUFFIX = ".db"
 
 def integrity_problems(db_file: Path) -> list[str]:
     """What ``PRAGMA integrity_check`` reports, or an empty list when all is well."""
-    with closing(sqlite3.connect(db_file)) as db:
-        messages = [str(row[0]) for row in db.execute("PRAGMA integrity_check")]
+    try:
+        with closing(sqlite3.connect(db_file)) as db:
+            messages = [str(row[0]) for row in db.execute("PRAGMA integrity_check")]
+    except sqlite3.DatabaseError as err:
+        return [str(err)]
     return [] if messages == ["ok"] else messages
 
 
