@@ -9,6 +9,13 @@ from typing import Protocol
 
 import numpy as np
 
+# The standard ArcFace 112 x 112 positions of the eye centres, the nose tip and
+# the mouth corners (the order of SCRFD's and RetinaFace's five keypoints).
+ARCFACE_TEMPLATE = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]]
+)
+ARCFACE_CHIP_SIZE = 112
+
 
 class FaceAligner(Protocol):
     chip_size: int
@@ -60,15 +67,20 @@ def warp_affine(pixels: np.ndarray, chip_to_image: np.ndarray, size: int) -> np.
     y0 = np.floor(src_y).astype(np.intp)
     fx = (src_x - x0)[..., None]
     fy = (src_y - y0)[..., None]
-    padded = np.zeros((height + 2, width + 2, pixels.shape[2]), dtype=np.float32)
-    padded[1:-1, 1:-1] = pixels
-    # Indices into the one-pixel black border; anything further out reads the border.
-    xa = np.clip(x0 + 1, 0, width + 1)
-    xb = np.clip(x0 + 2, 0, width + 1)
-    ya = np.clip(y0 + 1, 0, height + 1)
-    yb = np.clip(y0 + 2, 0, height + 1)
-    top = padded[ya, xa] * (1 - fx) + padded[ya, xb] * fx
-    bottom = padded[yb, xa] * (1 - fx) + padded[yb, xb] * fx
+    # Copy only the part of the image the chip reads, with a one-pixel black
+    # border; indices further out read that border.
+    left = int(np.clip(x0.min(), 0, width))
+    top_row = int(np.clip(y0.min(), 0, height))
+    right = int(np.clip(x0.max() + 2, 0, width))
+    bottom_row = int(np.clip(y0.max() + 2, 0, height))
+    region = np.zeros((bottom_row - top_row + 2, right - left + 2, pixels.shape[2]), dtype=np.float32)
+    region[1:-1, 1:-1] = pixels[top_row:bottom_row, left:right]
+    xa = np.clip(x0 - left + 1, 0, right - left + 1)
+    xb = np.clip(x0 - left + 2, 0, right - left + 1)
+    ya = np.clip(y0 - top_row + 1, 0, bottom_row - top_row + 1)
+    yb = np.clip(y0 - top_row + 2, 0, bottom_row - top_row + 1)
+    top = region[ya, xa] * (1 - fx) + region[ya, xb] * fx
+    bottom = region[yb, xa] * (1 - fx) + region[yb, xb] * fx
     chip = top * (1 - fy) + bottom * fy
     rounded: np.ndarray = np.clip(np.rint(chip), 0, 255).astype(np.uint8)
     return rounded

@@ -16,7 +16,7 @@ from aiohttp.typedefs import Middleware
 
 from hailo_face_server.api.middlewares import auth_middleware, error_middleware, request_id_middleware
 from hailo_face_server.api.routes import SERVICE, routes
-from hailo_face_server.backends import FaceBackend, create_backend
+from hailo_face_server.backends import BackendUnavailable, FaceBackend, create_backend
 from hailo_face_server.config import Config
 from hailo_face_server.service import FaceService
 
@@ -25,7 +25,7 @@ _LOGGER = logging.getLogger(__name__)
 STARTUP: web.AppKey[asyncio.Task[None]] = web.AppKey("startup", asyncio.Task)
 
 
-def create_app(config: Config, backend_factory: Callable[[str], FaceBackend] = create_backend) -> web.Application:
+def create_app(config: Config, backend_factory: Callable[[Config], FaceBackend] = create_backend) -> web.Application:
     middlewares: list[Middleware] = [request_id_middleware, error_middleware]
     if config.server.api_key:
         middlewares.append(auth_middleware(config.server.api_key))
@@ -39,6 +39,9 @@ def create_app(config: Config, backend_factory: Callable[[str], FaceBackend] = c
 async def _start(service: FaceService) -> None:
     try:
         await service.start()
+    except BackendUnavailable as err:
+        _LOGGER.error("Cannot start the %s backend: %s", service.config.face_recognition.backend, err)
+        raise
     except Exception:
         _LOGGER.exception("Start-up failed")
         raise

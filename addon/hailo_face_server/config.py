@@ -21,7 +21,7 @@ from hailo_face_server.validation import boolean, describe_invalid, float_range,
 ENV_PREFIX = "HAILO_FACE_"
 ENV_CONFIG_FILE = "HAILO_FACE_CONFIG"
 
-BACKENDS = ("auto", "cpu")
+BACKENDS = ("auto", "cpu", "hailo")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
 
@@ -45,6 +45,12 @@ SCHEMA = vol.Schema(
             vol.Optional("recognition_threshold", default=0.5): float_range(0.0, 1.0),
             vol.Optional("max_faces", default=10): int_range(1, 100),
             vol.Optional("min_face_size", default=40): int_range(16, 4096),
+        },
+        vol.Optional("hailo", default={}): {
+            vol.Optional("model_dir", default="data/models"): vol.All(text, vol.Length(min=1)),
+            vol.Optional("detection_hef", default=""): text,
+            vol.Optional("recognition_hef", default=""): text,
+            vol.Optional("timeout_ms", default=5000): int_range(100, 600_000),
         },
         vol.Optional("database", default={}): {
             vol.Optional("db_file", default="data/faces.db"): vol.All(text, vol.Length(min=1)),
@@ -93,6 +99,14 @@ class FaceRecognitionConfig:
 
 
 @dataclass(frozen=True)
+class HailoConfig:
+    model_dir: Path
+    detection_hef: str  # empty: the file for the detected chip in model_dir
+    recognition_hef: str
+    timeout_ms: int
+
+
+@dataclass(frozen=True)
 class DatabaseConfig:
     db_file: Path
     backup_enabled: bool
@@ -118,6 +132,7 @@ class LoggingConfig:
 class Config:
     server: ServerConfig
     face_recognition: FaceRecognitionConfig
+    hailo: HailoConfig
     database: DatabaseConfig
     performance: PerformanceConfig
     logging: LoggingConfig
@@ -136,7 +151,7 @@ class Config:
         return described
 
 
-SECTION_NAMES = ("server", "face_recognition", "database", "performance", "logging")
+SECTION_NAMES = ("server", "face_recognition", "hailo", "database", "performance", "logging")
 
 
 def _set_dotted(target: dict[str, Any], dotted_key: str, value: Any) -> None:
@@ -204,6 +219,7 @@ def build_config(
     return Config(
         server=ServerConfig(**data["server"]),
         face_recognition=FaceRecognitionConfig(**data["face_recognition"]),
+        hailo=HailoConfig(**{**data["hailo"], "model_dir": Path(data["hailo"]["model_dir"])}),
         database=DatabaseConfig(**database),
         performance=PerformanceConfig(**data["performance"]),
         logging=LoggingConfig(**data["logging"]),

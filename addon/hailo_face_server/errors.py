@@ -77,3 +77,9 @@ class RequestTimeout(ServerBusy):
 
 class NotReady(FaceServiceError):
     code = "not_ready"
+
+
+class BackendError(FaceServiceError):
+    """The accelerator failed; the server needs a restart."""
+
+    code = "backend_error"

@@ -17,8 +17,8 @@ ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/web
 ACCEPTED_CONTENT_TYPES = frozenset(ACCEPTED_FORMATS.values())
 
 CROP_MARGIN = 0.3
-CROP_MAX_SIDE = 160
-CROP_JPEG_QUALITY = 85
+CROP_MAX_SIDE = 224  # large enough to embed again with another model
+CROP_JPEG_QUALITY = 90
 
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -77,6 +77,21 @@ class FacePipeline:
         if not embed:
             return FaceAnalysis(detections)
         return FaceAnalysis(detections, self.embed(pixels, detections, timings))
+
+    def embed_largest_faces(self, images: Sequence[np.ndarray], options: DetectOptions) -> list[np.ndarray | None]:
+        """The embedding of the largest face of each image (None where none is found), in one batch."""
+        chips: list[np.ndarray] = []
+        owners: list[int] = []
+        for owner, pixels in enumerate(images):
+            found = self.detect(pixels, options, Timings())
+            if len(found):
+                chips.append(self.backend.aligner.align(pixels, found.landmarks[:1]))
+                owners.append(owner)
+        results: list[np.ndarray | None] = [None] * len(images)
+        if chips:
+            for owner, vector in zip(owners, self.backend.embed(np.concatenate(chips)), strict=True):
+                results[owner] = vector
+        return results
 
 
 def options_for_region(options: DetectOptions, region: np.ndarray) -> DetectOptions:

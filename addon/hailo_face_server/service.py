@@ -8,6 +8,7 @@ the SQLite connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from hailo_face_server import __version__
 from hailo_face_server.backends import FaceBackend, create_backend
 from hailo_face_server.backends.base import Detections
 from hailo_face_server.config import Config
-from hailo_face_server.errors import NotReady
+from hailo_face_server.errors import BackendError, NotReady
 from hailo_face_server.gallery import Gallery
 from hailo_face_server.gallery.gallery import AddedFace, GalleryStats, IdentityDetails
 from hailo_face_server.gallery.maintenance import backup_database, integrity_problems
@@ -38,6 +39,7 @@ from hailo_face_server.pipeline import (
     options_for_region,
     single_face,
 )
+from hailo_face_server.reembedding import Reembedder
 from hailo_face_server.worker import InferenceWorker
 
 _LOGGER = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ T = TypeVar("T")
 STATUS_STARTING = "starting"
 STATUS_OK = "ok"
 STATUS_ERROR = "error"
+STATUS_DEGRADED = "degraded"
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class EnrolResult:
 
 
 class FaceService:
-    def __init__(self, config: Config, backend_factory: Callable[[str], FaceBackend] = create_backend) -> None:
+    def __init__(self, config: Config, backend_factory: Callable[[Config], FaceBackend] = create_backend) -> None:
         self.config = config
         self._backend_factory = backend_factory
         self.worker = InferenceWorker(config.performance.max_queue_size)
@@ -79,6 +82,8 @@ class FaceService:
         self._gallery: Gallery | None = None
         self._created = time.monotonic()
         self.startup_seconds: float | None = None
+        self.reembedder: Reembedder | None = None
+        self._reembedding: asyncio.Task[None] | None = None
 
     # Lifecycle
 
@@ -87,7 +92,7 @@ class FaceService:
         loop = asyncio.get_running_loop()
         try:
             database_ready = loop.run_in_executor(self._database, self._prepare_database)
-            backend = await self.worker.run(lambda: self._backend_factory(self.config.face_recognition.backend), None)
+            backend = await self.worker.run(lambda: self._backend_factory(self.config), None)
             self.backend = backend
             await database_ready
             info = backend.info
@@ -117,11 +122,29 @@ class FaceService:
             stats.identities,
             stats.faces,
         )
-        if stats.faces_other_models:
-            _LOGGER.warning(
-                "Face samples of other models are ignored (teach those people again): %s",
-                stats.faces_other_models,
-            )
+        if stats.faces_pending:
+            self._start_reembedding()
+
+    def _start_reembedding(self) -> None:
+        assert self._pipeline is not None
+        assert self._gallery is not None
+        self.reembedder = Reembedder(
+            self._pipeline,
+            self._gallery,
+            self.worker,
+            in_database=self._in_database,
+            in_image_pool=self._in_image_pool,
+            detection_threshold=self.config.face_recognition.detection_threshold,
+            time_limit=self.config.performance.request_timeout,
+        )
+        gallery = self._gallery
+        reembedder = self.reembedder
+
+        async def run() -> None:
+            pending = await self._in_database(gallery.pending_crops)
+            await reembedder.run(pending)
+
+        self._reembedding = asyncio.create_task(run(), name="hailo-face-reembedding")
 
     def _prepare_database(self) -> None:
         database = self.config.database
@@ -147,6 +170,10 @@ class FaceService:
 
     async def stop(self) -> None:
         loop = asyncio.get_running_loop()
+        if self._reembedding is not None:
+            self._reembedding.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self._reembedding
         await loop.run_in_executor(None, self.worker.shutdown)
         if self.backend is not None:
             self.backend.close()
@@ -161,6 +188,10 @@ class FaceService:
     def ready(self) -> bool:
         return self.status == STATUS_OK
 
+    @property
+    def healthy(self) -> bool:
+        return self.ready and not (self.backend is not None and self.backend.problem)
+
     def _require_ready(self) -> tuple[FacePipeline, Gallery]:
         if self._pipeline is None or self._gallery is None or not self.ready:
             if self.status == STATUS_ERROR:
@@ -171,12 +202,17 @@ class FaceService:
     async def _in_database(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._database, fn, *args)
 
+    async def _in_image_pool(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._images, fn, *args)
+
     async def _decode(self, data: bytes, timings: Timings) -> DecodedImage:
         max_pixels = self.config.server.max_image_pixels
         with timings.measure("decode"):
-            return await asyncio.get_running_loop().run_in_executor(self._images, decode_image, data, max_pixels)
+            return await self._in_image_pool(decode_image, data, max_pixels)
 
     async def _infer(self, job: Callable[[], T], timings: Timings) -> T:
+        if self.backend is not None and self.backend.problem:
+            raise BackendError(self.backend.problem)
         submitted = time.perf_counter()
 
         def timed() -> T:
@@ -274,9 +310,7 @@ class FaceService:
         analysis = await self._infer(lambda: pipeline.analyze(image.pixels, options, timings, choose=choose), timings)
         assert analysis.embeddings is not None
         detections = analysis.detections
-        crop = await asyncio.get_running_loop().run_in_executor(
-            self._images, face_crop_jpeg, image.pixels, detections.boxes[0]
-        )
+        crop = await self._in_image_pool(face_crop_jpeg, image.pixels, detections.boxes[0])
         info = pipeline.backend.info
         new_face = NewFace(
             model_id=info.model_id,
@@ -339,7 +373,7 @@ class FaceService:
 
     async def health(self) -> dict[str, Any]:
         report: dict[str, Any] = {
-            "status": self.status,
+            "status": STATUS_DEGRADED if self.ready and not self.healthy else self.status,
             "version": __version__,
             "uptime_s": round(time.monotonic() - self._created, 1),
             "queue": {"depth": self.worker.depth, "max": self.worker.max_queue_size},
@@ -349,14 +383,22 @@ class FaceService:
         if self.backend is not None:
             info = self.backend.info
             report.update(backend=info.name, device=info.device, models=info.models, model_id=info.model_id)
+            if info.extra:
+                report["backend_details"] = info.extra
+            if self.backend.problem:
+                report["problem"] = self.backend.problem
+            if self.backend.fallback_reason:
+                report["fallback"] = {"from": "hailo", "reason": self.backend.fallback_reason}
         if self.ready:
             stats = await self.gallery_stats()
             report.update(
                 identities=stats.identities,
                 faces=stats.faces,
-                faces_other_models=stats.faces_other_models,
+                faces_pending=stats.faces_pending,
                 startup_s=round(self.startup_seconds or 0.0, 2),
             )
+            if self.reembedder is not None:
+                report["reembedding"] = self.reembedder.progress.describe()
         return report
 
     def info(self) -> dict[str, Any]:

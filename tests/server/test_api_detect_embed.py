@@ -129,7 +129,8 @@ async def test_health_and_info_describe_the_server(client: Client) -> None:
     assert health["status"] == "ok"
     assert health["backend"] == "cpu"
     assert health["identities"] == 0 and health["faces"] == 0
-    assert health["faces_other_models"] == {}
+    assert health["faces_pending"] == 0
+    assert "reembedding" not in health
     assert set(health["models"]) == {"detector", "landmarks", "embedder"}
     assert "version" in health
     info = await (await client.get("/v1/info")).json()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.server import hailo_fake
 from tests.server.conftest import Faces
 
 COMMAND = str(Path(sys.executable).parent / "hailo-face-server")
@@ -30,12 +32,13 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, *args: str) -> None:
+    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
             [COMMAND, "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(data_dir), *args],
             stderr=subprocess.PIPE,
             text=True,
+            env={**os.environ, **(env or {})},
         )
 
     def url(self, path: str) -> str:
@@ -80,8 +83,8 @@ def running(tmp_path: Path) -> Iterator[list[Server]]:
             server.process.communicate()
 
 
-def start(servers: list[Server], data_dir: Path, *args: str) -> Server:
-    server = Server(data_dir, *args)
+def start(servers: list[Server], data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Server:
+    server = Server(data_dir, *args, env=env)
     servers.append(server)
     return server
 
@@ -173,3 +176,34 @@ def test_check_config_prints_the_effective_configuration(tmp_path: Path) -> None
     assert config["server"]["port"] == 6000
     assert config["server"]["api_key"] == "***"
     assert config["performance"]["max_queue_size"] == 4
+
+
+def test_auto_picks_the_hailo_device_when_hailort_is_there(tmp_path: Path, running: list[Server], faces: Faces) -> None:
+    model_dir = hailo_fake.write_model_dir(tmp_path / "models")
+    env = {"PYTHONPATH": str(hailo_fake.FAKES_DIR), "HAILO_FAKE_ARCH": "HAILO8L"}
+    server = start(running, tmp_path, "--backend", "auto", "--set", f"hailo.model_dir={model_dir}", env=env)
+    server.wait_ready()
+    _, health = server.request("GET", "/health")
+    assert (health["backend"], health["backend_details"]["chip"]) == ("hailo", "HAILO8L")
+    assert health["models"]["detector"] == "scrfd_2.5g"
+    status, body = server.request("POST", "/v1/detect", {"image": image(faces.group("bbt3.jpg"))})
+    assert status == 200
+    assert len(body["faces"]) == 5
+    assert server.stop()[0] == 0
+
+
+def test_an_explicit_hailo_backend_without_a_device_exits_with_one_clear_line(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(hailo_fake.FAKES_DIR), "HAILO_FAKE_ARCH": "none"}
+    result = subprocess.run(
+        [COMMAND, "--port", str(free_port()), "--data-dir", str(tmp_path), "--backend", "hailo"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, result.stderr
+    assert "Cannot start the hailo backend" in errors[0]
+    assert "HAILO_OUT_OF_PHYSICAL_DEVICES" in errors[0]
+    assert "Traceback" not in result.stderr

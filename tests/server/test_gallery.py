@@ -45,7 +45,9 @@ def test_a_new_database_has_the_current_schema_in_wal_mode(gallery: Gallery, tmp
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     columns = {row[1] for row in db.execute("PRAGMA table_info(faces)")}
-    assert {"embedding", "model_id", "dim", "crop_jpeg", "landmarks", "created_at"} <= columns
+    assert {"source_model", "crop_jpeg", "landmarks", "bbox", "created_at"} <= columns
+    columns = {row[1] for row in db.execute("PRAGMA table_info(embeddings)")}
+    assert {"face_id", "model_id", "dim", "vector"} <= columns
 
 
 def test_a_database_from_a_newer_server_is_refused(tmp_path: Path) -> None:
@@ -120,9 +122,15 @@ def test_samples_of_another_model_are_never_compared_but_counted(tmp_path: Path)
     new = Gallery.open(path, MODEL, 16, CALIBRATION)
     assert new.match(vector(5)[None], 0.0)[0].name is None
     stats = new.stats()
-    assert (stats.identities, stats.faces, stats.faces_other_models) == (1, 0, {"old_model": 1})
+    assert (stats.identities, stats.faces, stats.faces_pending) == (1, 0, 1)
     (erin,) = new.identities()
-    assert erin.faces[0].model_id == "old_model"
+    assert erin.faces[0].source_model == "old_model"
+    assert erin.faces[0].models == ("old_model",)
+    (pending,) = new.pending_crops()
+    new.add_embedding(pending, vector(6))
+    assert new.match(vector(6)[None], 0.5)[0].name == "erin"
+    assert new.stats().faces_pending == 0
+    assert new.identities()[0].faces[0].models == ("old_model", MODEL)
 
 
 def test_deleting_an_identity_cascades_to_its_faces(gallery: Gallery, tmp_path: Path) -> None:
@@ -172,7 +180,7 @@ async def test_a_damaged_database_is_reported_at_start_up(
     store.close()
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        index_page = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'faces_by_model'").fetchone()[0]
+        index_page = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'faces_by_identity'").fetchone()[0]
     data = bytearray(path.read_bytes())
     start = 4096 * (index_page - 1)
     data[start : start + 8] = b"\x07" * 8  # an invalid b-tree page header

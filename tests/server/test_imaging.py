@@ -60,6 +60,6 @@ def test_face_crop_is_a_small_jpeg_with_margin() -> None:
     pixels = np.zeros((1000, 1000, 3), np.uint8)
     crop = Image.open(io.BytesIO(face_crop_jpeg(pixels, [400, 400, 700, 700])))
     assert crop.format == "JPEG"
-    assert crop.size == (160, 160)
+    assert crop.size == (224, 224)
     edge = Image.open(io.BytesIO(face_crop_jpeg(pixels[:50, :50], [-10, -10, 40, 30])))
     assert edge.size[0] <= 50

@@ -27,6 +27,7 @@ STATUS_BY_CODE = {
     "server_busy": 503,
     "timeout": 503,
     "not_ready": 503,
+    "backend_error": 503,
 }
 
 CODE_BY_HTTP_STATUS = {

@@ -31,7 +31,7 @@ def _service(request: web.Request) -> FaceService:
 async def health(request: web.Request) -> web.Response:
     service = _service(request)
     report = await service.health()
-    return web.json_response(report, status=200 if service.ready else 503)
+    return web.json_response(report, status=200 if service.healthy else 503)
 
 
 @routes.get("/v1/info")

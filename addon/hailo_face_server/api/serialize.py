@@ -61,8 +61,8 @@ def identity_with_samples(details: IdentityDetails, model_id: str) -> dict[str, 
         "samples": [
             {
                 "id": face.id,
-                "model": face.model_id,
-                "usable": face.model_id == model_id,
+                "model": face.source_model,
+                "usable": model_id in face.models,
                 "created_at": timestamp(face.created_at),
             }
             for face in details.faces

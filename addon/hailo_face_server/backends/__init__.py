@@ -5,16 +5,30 @@ from __future__ import annotations
 import logging
 
 from hailo_face_server.backends.base import BackendInfo, BackendUnavailable, Detections, FaceBackend
+from hailo_face_server.config import Config
 
 _LOGGER = logging.getLogger(__name__)
 
 __all__ = ["BackendInfo", "BackendUnavailable", "Detections", "FaceBackend", "create_backend"]
 
 
-def create_backend(name: str) -> FaceBackend:
-    """Load the backend called ``name`` (``auto`` picks the best one available)."""
+def create_backend(config: Config) -> FaceBackend:
+    """Load the configured backend; ``auto`` tries the Hailo NPU and falls back to the CPU."""
     from hailo_face_server.backends.cpu import CpuBackend
+    from hailo_face_server.backends.hailo import HailoBackend
+    from hailo_face_server.backends.hailo_errors import device_node_present
 
-    if name in ("auto", "cpu"):
+    choice = config.face_recognition.backend
+    if choice == "cpu":
         return CpuBackend()
-    raise BackendUnavailable(f"Unknown backend {name!r}")
+    if choice == "hailo":
+        return HailoBackend(config.hailo)
+    try:
+        return HailoBackend(config.hailo)
+    except BackendUnavailable as err:
+        # Without a Hailo device this is the normal case; with one, something needs fixing.
+        level = logging.WARNING if device_node_present() else logging.INFO
+        _LOGGER.log(level, "Hailo backend unavailable, using the CPU backend instead: %s", err)
+        backend = CpuBackend()
+        backend.fallback_reason = str(err)
+        return backend

@@ -67,6 +67,10 @@ class FaceBackend(ABC):
 
     info: BackendInfo
     aligner: FaceAligner
+    # Set when the backend failed in a way only a restart mends (e.g. a device timeout).
+    problem: str | None = None
+    # Set when this backend was chosen because the preferred one could not start.
+    fallback_reason: str | None = None
 
     @abstractmethod
     def detect(self, pixels: np.ndarray, *, min_face_size: int, threshold: float) -> Detections:

@@ -14,7 +14,7 @@ import numpy as np
 from hailo_face_server.errors import InvalidRequest, NameTaken, NotFound
 from hailo_face_server.gallery.index import EmbeddingIndex
 from hailo_face_server.gallery.names import normalize_name
-from hailo_face_server.gallery.store import FaceRecord, GalleryStore, IdentityRecord, NewFace
+from hailo_face_server.gallery.store import FaceRecord, GalleryStore, IdentityRecord, NewFace, PendingCrop
 from hailo_face_server.matching import Match, SimilarityCalibration, assign_identities
 
 
@@ -34,8 +34,8 @@ class AddedFace:
 @dataclass(frozen=True)
 class GalleryStats:
     identities: int
-    faces: int
-    faces_other_models: dict[str, int]
+    faces: int  # samples with an embedding of the running model
+    faces_pending: int  # samples without one (taught with another model)
 
 
 class Gallery:
@@ -117,9 +117,24 @@ class Gallery:
         return assign_identities(similarities, identity_ids, self.index.names, self.calibration, threshold)
 
     def stats(self) -> GalleryStats:
-        counts = self.store.face_counts_by_model()
+        usable = self.store.embedding_count(self.model_id)
         return GalleryStats(
             identities=len(self.store.identities()),
-            faces=counts.pop(self.model_id, 0),
-            faces_other_models=counts,
+            faces=usable,
+            faces_pending=self.store.face_count() - usable,
         )
+
+    def pending_crops(self) -> list[PendingCrop]:
+        """Samples the running model has no embedding of, with their stored crops."""
+        return self.store.crops_without_embedding(self.model_id)
+
+    def add_embedding(self, pending: PendingCrop, embedding: np.ndarray) -> None:
+        """Store the running model's embedding of an existing sample and make it searchable."""
+        if np.size(embedding) != self.dim:
+            raise InvalidRequest("The embedding does not come from the model this gallery uses.")
+        if not self.store.add_embedding(pending.face_id, self.model_id, embedding):
+            return  # the sample was deleted meanwhile
+        name = self.index.names.get(pending.identity_id)
+        if name is None:
+            name = next(r.name for r in self.store.identities() if r.id == pending.identity_id)
+        self.index.add(pending.face_id, pending.identity_id, name, embedding)

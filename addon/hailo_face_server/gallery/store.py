@@ -1,8 +1,11 @@
-"""SQLite storage of identities and face samples.
+"""SQLite storage of identities, face samples and their embeddings.
 
 One connection, used from one thread.  WAL journal, foreign keys on, full
 synchronous commits (a taught face survives a power cut), every write in one
 transaction, and numbered migrations recorded in ``PRAGMA user_version``.
+
+A sample keeps its face crop, so it can be embedded again by another model;
+embeddings live in their own table, one per sample and model.
 """
 
 from __future__ import annotations
@@ -34,10 +37,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         CREATE TABLE faces (
             id INTEGER PRIMARY KEY,
             identity_id INTEGER NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
-            model_id TEXT NOT NULL,
-            dim INTEGER NOT NULL CHECK (dim > 0),
-            embedding BLOB NOT NULL CHECK (length(embedding) = 4 * dim),
-            crop_jpeg BLOB,
+            source_model TEXT NOT NULL,
+            crop_jpeg BLOB NOT NULL,
             landmarks TEXT NOT NULL,
             bbox TEXT NOT NULL,
             detection_score REAL NOT NULL,
@@ -45,7 +46,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
         "CREATE INDEX faces_by_identity ON faces(identity_id)",
-        "CREATE INDEX faces_by_model ON faces(model_id)",
+        """
+        CREATE TABLE embeddings (
+            face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+            model_id TEXT NOT NULL,
+            dim INTEGER NOT NULL CHECK (dim > 0),
+            vector BLOB NOT NULL CHECK (length(vector) = 4 * dim),
+            created_at REAL NOT NULL,
+            PRIMARY KEY (face_id, model_id)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX embeddings_by_model ON embeddings(model_id)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -68,8 +79,9 @@ class IdentityRecord:
 class FaceRecord:
     id: int
     identity_id: int
-    model_id: str
+    source_model: str
     created_at: float
+    models: tuple[str, ...]  # the models this sample has an embedding of
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,13 @@ class NewFace:
     landmarks: Sequence[Sequence[float]]
     bbox: Sequence[float]
     detection_score: float
+
+
+@dataclass(frozen=True)
+class PendingCrop:
+    face_id: int
+    identity_id: int
+    crop_jpeg: bytes
 
 
 @dataclass(frozen=True)
@@ -152,24 +171,34 @@ class GalleryStore:
         ).fetchone()
         return IdentityRecord(*row) if row else None
 
+    def _face_records(self, where: str = "", parameters: tuple[object, ...] = ()) -> list[FaceRecord]:
+        rows = self._db.execute(
+            f"""
+            SELECT f.id, f.identity_id, f.source_model, f.created_at, group_concat(e.model_id, ' ')
+            FROM faces f LEFT JOIN embeddings e ON e.face_id = f.id
+            {where} GROUP BY f.id ORDER BY f.id
+            """,
+            parameters,
+        ).fetchall()
+        return [FaceRecord(row[0], row[1], row[2], row[3], tuple(sorted((row[4] or "").split()))) for row in rows]
+
     def faces(self) -> list[FaceRecord]:
-        rows = self._db.execute("SELECT id, identity_id, model_id, created_at FROM faces ORDER BY id").fetchall()
-        return [FaceRecord(*row) for row in rows]
+        return self._face_records()
 
     def face(self, identity_id: int, face_id: int) -> FaceRecord | None:
-        row = self._db.execute(
-            "SELECT id, identity_id, model_id, created_at FROM faces WHERE id = ? AND identity_id = ?",
-            (face_id, identity_id),
-        ).fetchone()
-        return FaceRecord(*row) if row else None
+        found = self._face_records("WHERE f.id = ? AND f.identity_id = ?", (face_id, identity_id))
+        return found[0] if found else None
 
     def crop(self, face_id: int) -> bytes | None:
         row = self._db.execute("SELECT crop_jpeg FROM faces WHERE id = ?", (face_id,)).fetchone()
-        return bytes(row[0]) if row and row[0] is not None else None
+        return bytes(row[0]) if row else None
 
     def embeddings(self, model_id: str, dim: int) -> StoredEmbeddings:
         rows = self._db.execute(
-            "SELECT id, identity_id, embedding FROM faces WHERE model_id = ? AND dim = ? ORDER BY id",
+            """
+            SELECT f.id, f.identity_id, e.vector FROM embeddings e JOIN faces f ON f.id = e.face_id
+            WHERE e.model_id = ? AND e.dim = ? ORDER BY f.id
+            """,
             (model_id, dim),
         ).fetchall()
         vectors = np.zeros((len(rows), dim), dtype=np.float32)
@@ -181,16 +210,29 @@ class GalleryStore:
             vectors=vectors,
         )
 
-    def face_counts_by_model(self) -> dict[str, int]:
-        rows = self._db.execute("SELECT model_id, COUNT(*) FROM faces GROUP BY model_id").fetchall()
-        return dict(rows)
+    def crops_without_embedding(self, model_id: str) -> list[PendingCrop]:
+        """Samples that have no embedding of this model yet, with the crops to make one from."""
+        rows = self._db.execute(
+            """
+            SELECT f.id, f.identity_id, f.crop_jpeg FROM faces f
+            WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.face_id = f.id AND e.model_id = ?)
+            ORDER BY f.id
+            """,
+            (model_id,),
+        ).fetchall()
+        return [PendingCrop(face_id, identity_id, bytes(crop)) for face_id, identity_id, crop in rows]
+
+    def face_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM faces").fetchone()[0])
+
+    def embedding_count(self, model_id: str) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM embeddings WHERE model_id = ?", (model_id,)).fetchone()[0])
 
     # Writes, each one transaction
 
     def add_face(self, name: str, face: NewFace) -> tuple[IdentityRecord, int, bool]:
-        """Store a sample under a name, creating the identity if it is new."""
+        """Store a sample and its embedding under a name, creating the identity if it is new."""
         now = time.time()
-        vector = np.ascontiguousarray(face.embedding, dtype="<f4").reshape(-1)
         with self._transaction() as db:
             row = db.execute("SELECT id FROM identities WHERE name_key = ?", (name_key(name),)).fetchone()
             created = row is None
@@ -205,15 +247,12 @@ class GalleryStore:
                 db.execute("UPDATE identities SET updated_at = ? WHERE id = ?", (now, identity_id))
             cursor = db.execute(
                 """
-                INSERT INTO faces (identity_id, model_id, dim, embedding, crop_jpeg, landmarks,
-                                   bbox, detection_score, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO faces (identity_id, source_model, crop_jpeg, landmarks, bbox, detection_score, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 """,
                 (
                     identity_id,
                     face.model_id,
-                    int(vector.size),
-                    vector.tobytes(),
                     face.crop_jpeg,
                     json.dumps([[round(float(v), 2) for v in point] for point in face.landmarks]),
                     json.dumps([round(float(v), 2) for v in face.bbox]),
@@ -222,9 +261,29 @@ class GalleryStore:
                 ),
             )
             face_id = int(cursor.lastrowid or 0)
+            self._insert_embedding(db, face_id, face.model_id, face.embedding, now)
         identity = self.identity(name)
         assert identity is not None
         return identity, face_id, created
+
+    @staticmethod
+    def _insert_embedding(
+        db: sqlite3.Connection, face_id: int, model_id: str, embedding: np.ndarray, now: float
+    ) -> bool:
+        vector = np.ascontiguousarray(embedding, dtype="<f4").reshape(-1)
+        cursor = db.execute(
+            """
+            INSERT OR REPLACE INTO embeddings (face_id, model_id, dim, vector, created_at)
+            SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM faces WHERE id = ?)
+            """,
+            (face_id, model_id, int(vector.size), vector.tobytes(), now, face_id),
+        )
+        return cursor.rowcount == 1
+
+    def add_embedding(self, face_id: int, model_id: str, embedding: np.ndarray) -> bool:
+        """Store another model's embedding of a sample; False if the sample is gone."""
+        with self._transaction() as db:
+            return self._insert_embedding(db, face_id, model_id, embedding, time.time())
 
     def delete_identity(self, identity_id: int) -> list[int]:
         """Remove an identity with all its samples; the ids of the samples removed."""

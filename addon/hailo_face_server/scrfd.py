@@ -1,0 +1,133 @@
+"""SCRFD post-processing on the host: letterbox in, raw head outputs to faces out.
+
+SCRFD predicts, for every cell of three feature maps (strides 8, 16, 32) and
+two anchors per cell, a face score, the distances from the cell's corner
+point to the four sides of the box, and five keypoints as offsets from that
+point, all in units of the stride (Guo et al., 2021).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from hailo_face_server.backends.base import Detections
+from hailo_face_server.geometry import non_max_suppression
+
+STRIDES = (8, 16, 32)
+ANCHORS_PER_CELL = 2
+NMS_IOU = 0.4
+
+
+@dataclass(frozen=True)
+class HeadOutputs:
+    """One stride's raw outputs, dequantised: H x W x (A), (4A), (10A)."""
+
+    scores: np.ndarray
+    boxes: np.ndarray
+    keypoints: np.ndarray
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How an image was scaled and padded into the square network input."""
+
+    scale: float
+    pad_x: int
+    pad_y: int
+
+    def to_image(self, points: np.ndarray) -> np.ndarray:
+        """Map x, y pairs (last axis of size 2k) from network input to image pixels."""
+        offsets = np.tile([self.pad_x, self.pad_y], points.shape[-1] // 2)
+        mapped: np.ndarray = (points - offsets) / self.scale
+        return mapped
+
+
+def letterbox_geometry(width: int, height: int, size: int) -> Letterbox:
+    scale = min(size / width, size / height)
+    scaled_w, scaled_h = round(width * scale), round(height * scale)
+    return Letterbox(scale=scale, pad_x=(size - scaled_w) // 2, pad_y=(size - scaled_h) // 2)
+
+
+def letterbox_image(pixels: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
+    """The image scaled to fit a size x size square, centred on black."""
+    height, width = pixels.shape[:2]
+    geometry = letterbox_geometry(width, height, size)
+    scaled_w, scaled_h = round(width * geometry.scale), round(height * geometry.scale)
+    resized = np.asarray(Image.fromarray(pixels).resize((scaled_w, scaled_h), Image.Resampling.BILINEAR))
+    canvas = np.zeros((size, size, 3), dtype=np.uint8)
+    canvas[geometry.pad_y : geometry.pad_y + scaled_h, geometry.pad_x : geometry.pad_x + scaled_w] = resized
+    return canvas, geometry
+
+
+def anchor_points(height: int, width: int, stride: int) -> np.ndarray:
+    """The (x, y) point of every anchor, row-major over cells, anchors of a cell adjacent."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    points = np.stack([xs, ys], axis=-1).reshape(-1, 2).astype(np.float32) * stride
+    return np.repeat(points, ANCHORS_PER_CELL, axis=0)
+
+
+def distances_to_boxes(points: np.ndarray, distances: np.ndarray) -> np.ndarray:
+    """Left, top, right, bottom distances from each point to x1, y1, x2, y2."""
+    return np.concatenate([points - distances[:, :2], points + distances[:, 2:]], axis=1)
+
+
+def offsets_to_keypoints(points: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Five (dx, dy) offsets from each point to five (x, y) keypoints: N x 5 x 2."""
+    keypoints: np.ndarray = offsets.reshape(-1, 5, 2) + points[:, None, :]
+    return keypoints
+
+
+def decode(heads: Mapping[int, HeadOutputs], threshold: float, letterbox: Letterbox) -> Detections:
+    """Faces above ``threshold`` in image coordinates, after non-maximum suppression."""
+    boxes, scores, keypoints = [], [], []
+    for stride, head in heads.items():
+        height, width = head.scores.shape[:2]
+        flat_scores = head.scores.reshape(-1)
+        keep = np.flatnonzero(flat_scores >= threshold)
+        if len(keep) == 0:
+            continue
+        points = anchor_points(height, width, stride)[keep]
+        distances = head.boxes.reshape(-1, 4)[keep] * stride
+        offsets = head.keypoints.reshape(-1, 10)[keep] * stride
+        boxes.append(distances_to_boxes(points, distances))
+        keypoints.append(offsets_to_keypoints(points, offsets))
+        scores.append(flat_scores[keep])
+    if not boxes:
+        return Detections.empty()
+    all_boxes = np.concatenate(boxes)
+    all_scores = np.concatenate(scores)
+    kept = non_max_suppression(all_boxes, all_scores, NMS_IOU)
+    image_boxes = letterbox.to_image(all_boxes[kept])
+    image_keypoints = letterbox.to_image(np.concatenate(keypoints)[kept].reshape(-1, 10)).reshape(-1, 5, 2)
+    return Detections(
+        boxes=image_boxes.astype(np.float32),
+        scores=all_scores[kept].astype(np.float32),
+        landmarks=image_keypoints.astype(np.float32),
+    )
+
+
+def group_outputs(outputs: Mapping[str, np.ndarray], input_size: int) -> dict[int, HeadOutputs]:
+    """Sort the nine raw outputs into heads by their shape: H x W gives the stride, channels the kind."""
+    by_stride: dict[int, dict[int, np.ndarray]] = {}
+    for name, tensor in outputs.items():
+        array = np.asarray(tensor, dtype=np.float32)
+        if array.ndim == 4 and array.shape[0] == 1:
+            array = array[0]
+        if array.ndim != 3:
+            raise ValueError(f"SCRFD output {name} has shape {tensor.shape}; expected H x W x C")
+        stride = input_size // array.shape[0]
+        by_stride.setdefault(stride, {})[array.shape[2]] = array
+    heads: dict[int, HeadOutputs] = {}
+    for stride in STRIDES:
+        kinds = by_stride.get(stride, {})
+        channels = (ANCHORS_PER_CELL, 4 * ANCHORS_PER_CELL, 10 * ANCHORS_PER_CELL)
+        if sorted(kinds) != sorted(channels):
+            raise ValueError(
+                f"SCRFD outputs for stride {stride} have channels {sorted(kinds)}; expected {list(channels)}"
+            )
+        heads[stride] = HeadOutputs(scores=kinds[channels[0]], boxes=kinds[channels[1]], keypoints=kinds[channels[2]])
+    return heads

@@ -1,0 +1,403 @@
+"""Fake of ``hailo_platform.pyhailort.pyhailort``: the InferModel API over simulated networks."""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hailo_platform.pyhailort import _networks
+
+LIBRARY_VERSION = os.environ.get("HAILO_FAKE_VERSION", "4.21.0")
+FAKE_DEVICE_ID = "0000:01:00.0"
+
+# Exceptions, named and worded as pyhailort's.
+
+
+class HailoRTException(Exception):
+    pass
+
+
+class HailoRTTimeout(HailoRTException):
+    pass
+
+
+class HailoRTInvalidHEFException(HailoRTException):
+    pass
+
+
+class HailoRTHEFNotCompatibleWithDevice(HailoRTException):
+    pass
+
+
+class HailoRTNotFoundException(HailoRTException):
+    pass
+
+
+class HailoRTInvalidArgumentException(HailoRTException):
+    pass
+
+
+class HailoRTInvalidOperationException(HailoRTException):
+    pass
+
+
+def _status_error(code: int, name: str) -> HailoRTException:
+    return HailoRTException(f"libhailort failed with error: {code} ({name})")
+
+
+class FormatType(enum.IntEnum):
+    AUTO = 0
+    UINT8 = 1
+    UINT16 = 2
+    FLOAT32 = 3
+
+    def __str__(self) -> str:
+        return f"FormatType.{self.name}"
+
+
+class FormatOrder(enum.IntEnum):
+    AUTO = 0
+    NHWC = 1
+    NC = 2
+
+
+class HailoSchedulingAlgorithm(enum.IntEnum):
+    NONE = 0
+    ROUND_ROBIN = 1
+
+
+class DeviceArchitectureTypes(enum.IntEnum):
+    HAILO8_A0 = 0
+    HAILO8 = 1
+    HAILO8L = 2
+    HAILO15H = 3
+    HAILO15L = 4
+    HAILO15M = 5
+    HAILO10H = 6
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# The simulated device, configured from the environment at each call.
+
+
+def _architecture() -> DeviceArchitectureTypes | None:
+    name = os.environ.get("HAILO_FAKE_ARCH", "HAILO8").upper()
+    return None if name in ("", "NONE") else DeviceArchitectureTypes[name]
+
+
+def _library_version() -> str:
+    import hailo_platform
+
+    return str(hailo_platform.__version__)
+
+
+def _check_driver() -> None:
+    driver = os.environ.get("HAILO_FAKE_DRIVER", "")
+    if driver and driver != _library_version():
+        raise _status_error(76, "HAILO_INVALID_DRIVER_VERSION")
+
+
+_runs = 0
+
+
+def _count_run_and_maybe_hang(timeout_ms: int) -> None:
+    global _runs
+    limit = os.environ.get("HAILO_FAKE_HANG_AFTER", "")
+    if limit and _runs >= int(limit):
+        time.sleep(timeout_ms / 1000)
+        raise HailoRTTimeout("Received a timeout - hailort has failed because a timeout had occurred")
+    _runs += 1
+
+
+@dataclass
+class HailoFirmwareVersion:
+    major: int
+    minor: int
+    revision: int
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}.{self.revision} (release,app,extended context switch buffer)"
+
+
+@dataclass
+class BoardInformation:
+    device_architecture: DeviceArchitectureTypes
+    firmware_version: HailoFirmwareVersion
+    board_name: str = "Hailo-8"
+    protocol_version: int = 2
+    is_release: bool = True
+    serial_number: str = "<N/A>"
+    part_number: str = "<N/A>"
+    product_name: str = "<N/A>"
+
+
+class _Control:
+    def __init__(self, architecture: DeviceArchitectureTypes) -> None:
+        self._architecture = architecture
+
+    def identify(self) -> BoardInformation:
+        major, minor, revision = (int(v) for v in _library_version().split(".")[:3])
+        return BoardInformation(self._architecture, HailoFirmwareVersion(major, minor, revision))
+
+
+class Device:
+    def __init__(self, device_id: str | None = None) -> None:
+        architecture = _architecture()
+        if architecture is None:
+            raise HailoRTException("HailoRT device not found in the system")
+        self.device_id = device_id or FAKE_DEVICE_ID
+        self.control = _Control(architecture)
+
+    @classmethod
+    def scan(cls) -> list[str]:
+        return [] if _architecture() is None else [FAKE_DEVICE_ID]
+
+    def release(self) -> None:
+        pass
+
+
+@dataclass
+class _VDeviceParams:
+    device_ids: list[str] = field(default_factory=list)
+    device_count: int = 1
+    scheduling_algorithm: int = int(HailoSchedulingAlgorithm.ROUND_ROBIN)
+    group_id: str = "UNIQUE"
+    multi_process_service: bool = False
+
+
+class VDevice:
+    def __init__(self, params: _VDeviceParams | None = None, *, device_ids: list[str] | None = None) -> None:
+        architecture = _architecture()
+        if architecture is None:
+            raise _status_error(74, "HAILO_OUT_OF_PHYSICAL_DEVICES")
+        _check_driver()
+        self.params = params or _VDeviceParams()
+        self._architecture = architecture
+        self._released = False
+
+    @staticmethod
+    def create_params() -> _VDeviceParams:
+        return _VDeviceParams()
+
+    def _check_open(self) -> None:
+        if self._released:
+            raise HailoRTInvalidOperationException("The device in use has been released.")
+
+    def get_physical_devices_ids(self) -> list[str]:
+        self._check_open()
+        return [FAKE_DEVICE_ID]
+
+    def get_physical_devices(self) -> list[Device]:
+        self._check_open()
+        return [Device(FAKE_DEVICE_ID)]
+
+    def create_infer_model(self, hef_source: str | bytes, name: str = "") -> InferModel:
+        self._check_open()
+        if isinstance(hef_source, bytes):
+            text = hef_source.decode("utf-8", "replace")
+        else:
+            try:
+                text = Path(hef_source).read_text(encoding="utf-8")
+            except OSError:
+                raise _status_error(13, "HAILO_OPEN_FILE_FAILURE") from None
+        try:
+            hef = json.loads(text)
+            network = _networks.NETWORKS[hef["network"]]
+            hef_arch = str(hef["arch"]).upper()
+        except (ValueError, KeyError, TypeError):
+            raise HailoRTInvalidHEFException("Invalid HEF. See hailort.log for more information") from None
+        device_arch = self._architecture.name
+        # A Hailo-8L HEF also runs on a Hailo-8; nothing else crosses chips.
+        if hef_arch != device_arch and (hef_arch, device_arch) != ("HAILO8L", "HAILO8"):
+            if _library_version().startswith("5."):
+                raise HailoRTHEFNotCompatibleWithDevice("HEF is not compatible with device")
+            raise HailoRTInvalidHEFException("Invalid HEF. See hailort.log for more information")
+        return InferModel(self, network)
+
+    def release(self) -> None:
+        self._released = True
+
+    def __enter__(self) -> VDevice:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
+@dataclass
+class QuantInfo:
+    qp_zp: float
+    qp_scale: float
+    limvals_min: float = 0.0
+    limvals_max: float = 255.0
+
+
+@dataclass
+class _Format:
+    type: FormatType
+    order: FormatOrder = FormatOrder.NHWC
+    flags: int = 0
+
+
+class InferModel:
+    class InferStream:
+        def __init__(self, stream: _networks.Stream) -> None:
+            self.name = stream.name
+            self.shape = list(stream.shape)
+            self.format = _Format(FormatType.UINT8)
+            self.quant_infos = [QuantInfo(qp_zp=stream.zero_point, qp_scale=stream.scale)]
+            self.is_nms = False
+
+        def set_format_type(self, format_type: FormatType) -> None:
+            if format_type not in (FormatType.UINT8, FormatType.FLOAT32):
+                raise HailoRTInvalidArgumentException(f"Unsupported format type {format_type}")
+            self.format = _Format(FormatType(format_type), self.format.order)
+
+        def set_format_order(self, order: FormatOrder) -> None:
+            self.format = _Format(self.format.type, FormatOrder(order))
+
+    def __init__(self, vdevice: VDevice, network: _networks.Network) -> None:
+        self._vdevice = vdevice
+        self._network = network
+        self.inputs = [InferModel.InferStream(network.input)]
+        self.outputs = [InferModel.InferStream(stream) for stream in network.outputs]
+        self.batch_size = 1
+
+    @property
+    def input_names(self) -> list[str]:
+        return [s.name for s in self.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [s.name for s in self.outputs]
+
+    @staticmethod
+    def _find(streams: list[InferModel.InferStream], name: str) -> InferModel.InferStream:
+        if not name:
+            if len(streams) != 1:
+                raise HailoRTNotFoundException("Item not found. See hailort.log for more information")
+            return streams[0]
+        for stream in streams:
+            if stream.name == name:
+                return stream
+        raise HailoRTNotFoundException("Item not found. See hailort.log for more information")
+
+    def input(self, name: str = "") -> InferModel.InferStream:
+        return self._find(self.inputs, name)
+
+    def output(self, name: str = "") -> InferModel.InferStream:
+        return self._find(self.outputs, name)
+
+    def set_batch_size(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+
+    def configure(self) -> ConfiguredInferModel:
+        self._vdevice._check_open()
+        return ConfiguredInferModel(self)
+
+
+class _BoundStream:
+    def __init__(self, stream: InferModel.InferStream, buffer: np.ndarray | None) -> None:
+        self._stream = stream
+        self._buffer = buffer
+
+    def set_buffer(self, buffer: np.ndarray) -> None:
+        if not buffer.flags.c_contiguous:
+            raise HailoRTException("Buffer must be C_CONTIGUOUS")
+        expected = np.uint8 if self._stream.format.type == FormatType.UINT8 else np.float32
+        if buffer.dtype != expected or list(buffer.shape) != self._stream.shape:
+            raise HailoRTInvalidArgumentException(
+                f"Buffer of {buffer.dtype} {list(buffer.shape)} does not fit stream {self._stream.name} "
+                f"({np.dtype(expected)} {self._stream.shape})"
+            )
+        self._buffer = buffer
+
+    def get_buffer(self, tf_format: bool = False) -> np.ndarray:
+        if self._buffer is None:
+            raise HailoRTInvalidOperationException(f"No buffer is set for {self._stream.name}")
+        return self._buffer
+
+
+class Bindings:
+    def __init__(self, model: InferModel, output_buffers: dict[str, np.ndarray] | None) -> None:
+        self._inputs = {s.name: _BoundStream(s, None) for s in model.inputs}
+        self._outputs = {s.name: _BoundStream(s, None) for s in model.outputs}
+        for name, buffer in (output_buffers or {}).items():
+            self.output(name).set_buffer(buffer)
+        self._output_names = list(self._outputs)
+
+    @staticmethod
+    def _find(streams: dict[str, _BoundStream], name: str) -> _BoundStream:
+        if not name and len(streams) == 1:
+            return next(iter(streams.values()))
+        if name in streams:
+            return streams[name]
+        raise HailoRTNotFoundException("Item not found. See hailort.log for more information")
+
+    def input(self, name: str = "") -> _BoundStream:
+        return self._find(self._inputs, name)
+
+    def output(self, name: str = "") -> _BoundStream:
+        return self._find(self._outputs, name)
+
+
+class AsyncInferJob:
+    def wait(self, timeout_ms: int) -> None:
+        pass
+
+
+class ConfiguredInferModel:
+    def __init__(self, model: InferModel) -> None:
+        self._model = model
+
+    def __enter__(self) -> ConfiguredInferModel:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        pass
+
+    def create_bindings(
+        self, input_buffers: dict[str, np.ndarray] | None = None, output_buffers: dict[str, np.ndarray] | None = None
+    ) -> Bindings:
+        bindings = Bindings(self._model, output_buffers)
+        for name, buffer in (input_buffers or {}).items():
+            bindings.input(name).set_buffer(buffer)
+        return bindings
+
+    def wait_for_async_ready(self, timeout_ms: int = 1000, frames_count: int = 1) -> None:
+        pass
+
+    def run(self, bindings: list[Bindings], timeout: int) -> None:
+        self.run_async(bindings).wait(timeout)
+        self._compute(bindings, timeout)
+
+    def run_async(self, bindings: list[Bindings], callback: Any = None) -> AsyncInferJob:
+        self._model._vdevice._check_open()
+        return AsyncInferJob()
+
+    def _compute(self, bindings_list: list[Bindings], timeout_ms: int) -> None:
+        network = self._model._network
+        for bindings in bindings_list:
+            _count_run_and_maybe_hang(timeout_ms)
+            frame = bindings.input().get_buffer()
+            raw = network.infer(frame)
+            for stream in self._model.outputs:
+                out = bindings.output(stream.name).get_buffer()
+                quantized = raw[stream.name]
+                if stream.format.type == FormatType.FLOAT32:
+                    (quant,) = stream.quant_infos
+                    out[...] = (quantized.astype(np.float32) - quant.qp_zp) * quant.qp_scale
+                else:
+                    out[...] = quantized
+
+    def shutdown(self) -> None:
+        pass
