@@ -59,7 +59,7 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
                         width=width,
                         height=height,
                     )
-                upright = ImageOps.exif_transpose(opened)
+                upright = ImageOps.exif_transpose(opened) or opened
                 rgb = upright.convert("RGB")
     except UnidentifiedImageError as err:
         raise InvalidImage("The data is not a JPEG, PNG or WebP image.") from err

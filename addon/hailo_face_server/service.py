@@ -374,6 +374,7 @@ class FaceService:
     async def health(self) -> dict[str, Any]:
         report: dict[str, Any] = {
             "status": STATUS_DEGRADED if self.ready and not self.healthy else self.status,
+            "server_id": self._gallery.server_id if self._gallery is not None else None,
             "version": __version__,
             "uptime_s": round(time.monotonic() - self._created, 1),
             "queue": {"depth": self.worker.depth, "max": self.worker.max_queue_size},
@@ -402,10 +403,11 @@ class FaceService:
         return report
 
     def info(self) -> dict[str, Any]:
-        pipeline, _ = self._require_ready()
+        pipeline, gallery = self._require_ready()
         backend = pipeline.backend.info
         face_config = self.config.face_recognition
         return {
+            "server_id": gallery.server_id,
             "version": __version__,
             "backend": backend.name,
             "device": backend.device,

@@ -9,7 +9,7 @@ import numpy as np
 from hailo_face_server.alignment import TemplateAligner, apply_transform, similarity_transform, warp_affine
 from hailo_face_server.backends.cpu import CpuBackend
 from hailo_face_server.imaging import decode_image
-from tests.server.conftest import Faces
+from tests.support import Faces
 
 ARCFACE_TEMPLATE = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.server.conftest import AppFactory, Faces, image_json
+from tests.server.conftest import AppFactory
+from tests.support import Faces, image_json
 
 KEY = "s3cret-key-for-tests"
 

@@ -9,7 +9,7 @@ from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
-from tests.server.conftest import Faces, image_json
+from tests.support import Faces, image_json
 
 Client = TestClient[web.Request, web.Application]
 
@@ -133,7 +133,9 @@ async def test_health_and_info_describe_the_server(client: Client) -> None:
     assert "reembedding" not in health
     assert set(health["models"]) == {"detector", "landmarks", "embedder"}
     assert "version" in health
+    assert len(health["server_id"]) == 32
     info = await (await client.get("/v1/info")).json()
+    assert info["server_id"] == health["server_id"]
     assert info["embedding_dim"] == 128
     assert info["recognition_threshold"] == 0.5
     assert info["detection_threshold"] == 0.5

@@ -13,7 +13,8 @@ from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
-from tests.server.conftest import AppFactory, Faces, image_json
+from tests.server.conftest import AppFactory
+from tests.support import Faces, image_json
 
 Client = TestClient[web.Request, web.Application]
 

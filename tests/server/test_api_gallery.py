@@ -9,7 +9,7 @@ from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
-from tests.server.conftest import Faces, image_json
+from tests.support import Faces, image_json
 
 Client = TestClient[web.Request, web.Application]
 

@@ -14,7 +14,8 @@ from hailo_face_server.api.routes import SERVICE
 from hailo_face_server.app import create_app
 from hailo_face_server.backends.base import BackendUnavailable, FaceBackend
 from hailo_face_server.service import FaceService
-from tests.server.conftest import PEOPLE, AppFactory, Faces, SharedBackend, image_json, make_config
+from tests.server.conftest import AppFactory
+from tests.support import PEOPLE, Faces, SharedBackend, image_json, make_config
 
 Client = TestClient[web.Request, web.Application]
 

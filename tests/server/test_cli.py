@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.server import hailo_fake
-from tests.server.conftest import Faces
+from tests.support import Faces
 
 COMMAND = str(Path(sys.executable).parent / "hailo-face-server")
 
@@ -96,6 +96,7 @@ def image(path: Path) -> str:
 def test_taught_faces_survive_a_restart(tmp_path: Path, running: list[Server], faces: Faces) -> None:
     first = start(running, tmp_path)
     first.wait_ready()
+    first_id = first.request("GET", "/health")[1]["server_id"]
     status, body = first.request(
         "POST", "/v1/database/add", {"name": "bernadette", "image": image(faces.person("bernadette", 1))}
     )
@@ -108,6 +109,7 @@ def test_taught_faces_survive_a_restart(tmp_path: Path, running: list[Server], f
     second.wait_ready()
     status, health = second.request("GET", "/health")
     assert (health["identities"], health["faces"]) == (1, 1)
+    assert health["server_id"] == first_id
     status, body = second.request("POST", "/v1/recognize", {"image": image(faces.person("bernadette", 3))})
     assert body["faces"][0]["name"] == "bernadette"
     assert second.stop()[0] == 0

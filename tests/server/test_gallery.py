@@ -171,7 +171,7 @@ async def test_a_damaged_database_is_reported_at_start_up(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, cpu_backend: object
 ) -> None:
     from hailo_face_server.service import FaceService
-    from tests.server.conftest import SharedBackend, make_config
+    from tests.support import SharedBackend, make_config
 
     path = tmp_path / "faces.db"
     store = GalleryStore(path)

@@ -17,8 +17,8 @@ from hailo_face_server.backends import create_backend
 from hailo_face_server.backends.base import BackendUnavailable
 from hailo_face_server.backends.hailo import HailoBackend
 from tests.server import hailo_fake
-from tests.server.conftest import PEOPLE, Faces, image_json, make_config
 from tests.server.test_recognition import label_of
+from tests.support import PEOPLE, Faces, image_json, make_config
 
 Client = TestClient[web.Request, web.Application]
 

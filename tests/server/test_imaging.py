@@ -10,7 +10,7 @@ from PIL import Image
 
 from hailo_face_server.errors import ImageTooLarge, InvalidImage, UnsupportedMediaType
 from hailo_face_server.imaging import decode_image, face_crop_jpeg
-from tests.server.conftest import Faces
+from tests.support import Faces
 
 LIMIT = 40_000_000
 

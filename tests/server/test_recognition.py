@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.server.conftest import PEOPLE, Faces, image_json
+from tests.support import PEOPLE, Faces, image_json
 
 Client = TestClient[web.Request, web.Application]
 

@@ -12,7 +12,8 @@ from PIL import Image
 
 from hailo_face_server.gallery.store import GalleryStore, NewFace
 from hailo_face_server.imaging import decode_image, face_crop_jpeg
-from tests.server.conftest import AppFactory, Faces, image_json
+from tests.server.conftest import AppFactory
+from tests.support import Faces, image_json
 
 
 def jpeg(image: Image.Image) -> bytes:

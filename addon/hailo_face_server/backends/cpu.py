@@ -140,10 +140,8 @@ class CpuBackend(FaceBackend):
         if pad:
             scaled = np.pad(scaled, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
         rects, margins, _ = self._detector.run(np.ascontiguousarray(scaled), 0, margin)
-        boxes = np.array([[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], dtype=np.float64).reshape(
-            -1, 4
-        )
-        boxes = (boxes - pad) / scale
+        corners = [[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects]
+        boxes: np.ndarray = (np.array(corners, dtype=np.float64).reshape(-1, 4) - pad) / scale
         return boxes, np.asarray(margins, dtype=np.float64).reshape(-1)
 
     def _landmarks(self, pixels: np.ndarray, box: np.ndarray) -> np.ndarray:

@@ -45,6 +45,7 @@ class Gallery:
         self.dim = dim
         self.calibration = calibration
         self.index = EmbeddingIndex(dim)
+        self.server_id = store.server_id()
         self.reload_index()
 
     @classmethod

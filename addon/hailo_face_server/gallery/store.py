@@ -57,6 +57,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
         "CREATE INDEX embeddings_by_model ON embeddings(model_id)",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "INSERT INTO meta (key, value) VALUES ('server_id', lower(hex(randomblob(16))))",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -149,6 +151,10 @@ class GalleryStore:
                 db.execute(f"PRAGMA user_version = {number}")
 
     # Reads
+
+    def server_id(self) -> str:
+        """A random id made with the database: it names this server (and its gallery) for clients."""
+        return str(self._db.execute("SELECT value FROM meta WHERE key = 'server_id'").fetchone()[0])
 
     def identities(self) -> list[IdentityRecord]:
         rows = self._db.execute(

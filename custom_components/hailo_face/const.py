@@ -1,0 +1,38 @@
+"""Constants of the Hailo Face integration."""
+
+from __future__ import annotations
+
+from typing import Final
+
+DOMAIN: Final = "hailo_face"
+DEFAULT_URL: Final = "http://localhost:5002"
+DEFAULT_TITLE: Final = "Hailo Face"
+
+CONF_CAMERAS: Final = "cameras"
+CONF_CONFIDENCE: Final = "confidence"
+CONF_SCAN_INTERVAL: Final = "scan_interval"
+CONF_MAX_FACES: Final = "max_faces"
+
+# Confidence is the server's calibrated 0-1 confidence in percent; 50 is the
+# model's own operating point (as likely the same person as not).
+DEFAULT_CONFIDENCE: Final = 50.0
+# Seconds between scans of each camera; 0 scans only when image_processing.scan is called.
+DEFAULT_SCAN_INTERVAL: Final = 10
+DEFAULT_MAX_FACES: Final = 10
+HEALTH_POLL_SECONDS: Final = 30
+
+ATTR_BOUNDING_BOX: Final = "bounding_box"
+ATTR_IDENTITY_ID: Final = "identity_id"
+ATTR_TOTAL_MATCHED_FACES: Final = "total_matched_faces"
+ATTR_LAST_DETECTION: Final = "last_detection"
+UNKNOWN_NAME: Final = "unknown"
+
+SERVICE_TEACH: Final = "teach"
+SERVICE_FORGET: Final = "forget"
+SERVICE_LIST: Final = "list"
+ATTR_NAME: Final = "name"
+ATTR_CAMERA: Final = "camera"
+ATTR_FILE: Final = "file"
+ATTR_LARGEST_FACE: Final = "largest_face"
+ATTR_FACE_ID: Final = "face_id"
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"

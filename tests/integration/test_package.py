@@ -1,0 +1,63 @@
+"""What HACS and Home Assistant read from the package: manifest, hacs.json, translations, actions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "custom_components" / "hailo_face"
+
+
+def load(path: Path) -> dict:  # type: ignore[type-arg]
+    return json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
+
+
+def test_manifest_has_everything_hacs_and_home_assistant_need() -> None:
+    manifest = load(PACKAGE / "manifest.json")
+    for key in (
+        "domain",
+        "name",
+        "version",
+        "codeowners",
+        "documentation",
+        "issue_tracker",
+        "iot_class",
+        "integration_type",
+        "config_flow",
+        "dependencies",
+    ):
+        assert manifest.get(key) not in (None, "", []), key
+    assert manifest["domain"] == PACKAGE.name
+    assert "image_processing" in manifest["dependencies"]
+    assert manifest["config_flow"] is True
+    assert manifest["iot_class"] == "local_polling"
+    server = (ROOT / "addon" / "hailo_face_server" / "__init__.py").read_text()
+    assert f'__version__ = "{manifest["version"]}"' in server
+    hacs = load(ROOT / "hacs.json")
+    assert hacs["name"] == manifest["name"]
+    assert hacs["homeassistant"] == "2025.4.0"
+
+
+def test_translations_are_the_strings() -> None:
+    assert load(PACKAGE / "translations" / "en.json") == load(PACKAGE / "strings.json")
+    assert "[%key:" not in (PACKAGE / "translations" / "en.json").read_text()
+
+
+def test_every_action_and_field_is_translated_and_has_an_icon() -> None:
+    services = load(PACKAGE / "services.yaml")
+    strings = load(PACKAGE / "strings.json")["services"]
+    icons = load(PACKAGE / "icons.json")["services"]
+    assert set(services) == set(strings) == set(icons) == {"teach", "forget", "list"}
+    for service, spec in services.items():
+        assert set(spec["fields"]) == set(strings[service]["fields"]), service
+        assert strings[service]["name"] and strings[service]["description"]
+
+
+def test_no_file_is_named_like_an_app_manifest_but_the_add_ons() -> None:
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    manifests = [p for p in tracked if Path(p).name in ("config.yaml", "config.yml", "config.json")]
+    assert manifests in ([], ["addon/config.yaml"])

@@ -1,0 +1,63 @@
+"""Shared by the server and the integration tests: the photographs, config and backend helpers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hailo_face_server.backends.base import FaceBackend
+from hailo_face_server.backends.cpu import CpuBackend
+from hailo_face_server.config import Config, build_config
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FACES_DIR = Path(os.environ.get("HAILO_FACE_TEST_FACES", REPO_ROOT.parent / "shared" / "faces"))
+PEOPLE = ("amy", "bernadette", "howard", "leonard", "penny", "raj", "sheldon", "stuart")
+
+
+@dataclass(frozen=True)
+class Faces:
+    root: Path
+
+    def person(self, name: str, number: int) -> Path:
+        return self.root / "people" / name / f"{name}{number}.png"
+
+    def group(self, filename: str) -> Path:
+        return self.root / "groups" / filename
+
+    def labels(self) -> dict[str, list[dict[str, Any]]]:
+        labels: dict[str, list[dict[str, Any]]] = json.loads((self.root / "groups" / "labels.json").read_text())
+        return labels
+
+
+class SharedBackend(FaceBackend):
+    """The real CPU backend, loaded once per test session and shared by the apps under test."""
+
+    def __init__(self, backend: CpuBackend) -> None:
+        self.inner = backend
+        self.info = backend.info
+        self.aligner = backend.aligner
+
+    def detect(self, pixels: np.ndarray, *, min_face_size: int, threshold: float) -> Any:
+        return self.inner.detect(pixels, min_face_size=min_face_size, threshold=threshold)
+
+    def embed(self, chips: np.ndarray) -> np.ndarray:
+        return self.inner.embed(chips)
+
+
+def make_config(data_dir: Path, **overrides: Any) -> Config:
+    values: dict[str, Any] = {
+        "database.db_file": str(data_dir / "faces.db"),
+        "database.backup_path": str(data_dir / "backups"),
+    }
+    values.update({key.replace("__", "."): value for key, value in overrides.items()})
+    return build_config({}, values)
+
+
+def image_json(path: Path, **fields: Any) -> dict[str, Any]:
+    return {"image": base64.b64encode(path.read_bytes()).decode("ascii"), **fields}
