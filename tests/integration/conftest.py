@@ -20,7 +20,7 @@ from custom_components.hailo_face.config_flow import DEFAULT_OPTIONS
 from custom_components.hailo_face.const import CONF_CAMERAS, DOMAIN
 from hailo_face_server.app import create_app
 from hailo_face_server.backends.cpu import CpuBackend
-from tests.support import FACES_DIR, Faces, SharedBackend, make_config
+from tests.support import SharedBackend, make_config
 
 API_KEY = "test-api-key"
 
@@ -28,12 +28,6 @@ API_KEY = "test-api-key"
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/hailo_face."""
-
-
-@pytest.fixture(scope="session")
-def faces() -> Faces:
-    assert FACES_DIR.is_dir(), f"the test photographs are missing: {FACES_DIR}"
-    return Faces(FACES_DIR)
 
 
 @pytest.fixture(scope="session")

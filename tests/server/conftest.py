@@ -13,13 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from hailo_face_server.app import create_app
 from hailo_face_server.backends.cpu import CpuBackend
-from tests.support import FACES_DIR, Faces, SharedBackend, make_config
-
-
-@pytest.fixture(scope="session")
-def faces() -> Faces:
-    assert FACES_DIR.is_dir(), f"the test photographs are missing: {FACES_DIR} (see shared/faces/README.md)"
-    return Faces(FACES_DIR)
+from tests.support import SharedBackend, make_config
 
 
 @pytest.fixture(scope="session")
