@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from hailo_face_server import __version__
+from hailo_face_server.addon_options import addon_overrides
 from hailo_face_server.app import STARTUP, create_app
 from hailo_face_server.config import BACKENDS, LOG_FORMATS, LOG_LEVELS, Config, ConfigError, load_config
 from hailo_face_server.logs import AccessLogger, setup_logging
@@ -46,6 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="SECTION.KEY=VALUE",
         help="set any configuration key, e.g. --set performance.max_queue_size=4 (repeatable)",
+    )
+    parser.add_argument(
+        "--app",
+        nargs="?",
+        const=Path("/data/options.json"),
+        type=Path,
+        metavar="OPTIONS_JSON",
+        help="run as the Home Assistant app: read its options (default /data/options.json) "
+        "and keep every file next to them",
     )
     parser.add_argument("--check-config", action="store_true", help="print the effective configuration and exit")
     return parser
@@ -111,7 +121,8 @@ async def serve(config: Config) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = load_config(args.config, cli_overrides(args))
+        app = addon_overrides(args.app) if args.app is not None else None
+        config = load_config(args.config, cli_overrides(args), app_overrides=app)
     except ConfigError as err:
         print(f"hailo-face-server: {err}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ import yaml
 
 from hailo_face_server.validation import boolean, describe_invalid, float_range, int_range, one_of, text
 
+DEFAULT_MODEL_ZOO_URL = "https://hailo-model-zoo.s3.eu-west-2.amazonaws.com/ModelZoo/Compiled"
 ENV_PREFIX = "HAILO_FACE_"
 ENV_CONFIG_FILE = "HAILO_FACE_CONFIG"
 
@@ -51,6 +52,8 @@ SCHEMA = vol.Schema(
             vol.Optional("detection_hef", default=""): text,
             vol.Optional("recognition_hef", default=""): text,
             vol.Optional("timeout_ms", default=5000): int_range(100, 600_000),
+            vol.Optional("download_missing", default=False): boolean,
+            vol.Optional("model_zoo_url", default=DEFAULT_MODEL_ZOO_URL): vol.All(text, vol.Length(min=1)),
         },
         vol.Optional("database", default={}): {
             vol.Optional("db_file", default="data/faces.db"): vol.All(text, vol.Length(min=1)),
@@ -104,6 +107,8 @@ class HailoConfig:
     detection_hef: str  # empty: the file for the detected chip in model_dir
     recognition_hef: str
     timeout_ms: int
+    download_missing: bool  # fetch a missing HEF from the Model Zoo (the app does)
+    model_zoo_url: str
 
 
 @dataclass(frozen=True)
@@ -230,11 +235,14 @@ def load_config(
     config_file: Path | None = None,
     cli_overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    app_overrides: Mapping[str, Any] | None = None,
 ) -> Config:
+    """Defaults, then the file, the app's options, the environment, the command line."""
     environ = os.environ if environ is None else environ
     if config_file is None and environ.get(ENV_CONFIG_FILE):
         config_file = Path(environ[ENV_CONFIG_FILE])
     file_data = read_config_file(config_file) if config_file is not None else {}
-    overrides: dict[str, Any] = dict(environment_overrides(environ))
+    overrides: dict[str, Any] = dict(app_overrides or {})
+    overrides.update(environment_overrides(environ))
     overrides.update(cli_overrides or {})
     return build_config(file_data, overrides)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import yaml
@@ -55,9 +54,3 @@ def test_every_action_and_field_is_translated_and_has_an_icon() -> None:
     for service, spec in services.items():
         assert set(spec["fields"]) == set(strings[service]["fields"]), service
         assert strings[service]["name"] and strings[service]["description"]
-
-
-def test_no_file_is_named_like_an_app_manifest_but_the_add_ons() -> None:
-    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    manifests = [p for p in tracked if Path(p).name in ("config.yaml", "config.yml", "config.json")]
-    assert manifests in ([], ["addon/config.yaml"])

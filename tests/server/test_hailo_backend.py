@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +258,56 @@ async def test_the_gallery_survives_a_move_from_cpu_to_hailo_and_back(
             break
         await asyncio.sleep(0.1)
     assert (health["faces"], health["faces_pending"]) == (9, 0)
+
+
+@pytest.fixture
+def model_zoo(fake_hailo: Path) -> Iterator[str]:
+    """A local stand-in for the Hailo Model Zoo, serving the fake HEFs by the same paths."""
+    import functools
+    import http.server
+    import threading
+
+    site = fake_hailo.parent / "zoo"
+    for chip, version in (("hailo8", "v2.17.0"), ("hailo8l", "v2.17.0"), ("hailo10h", "v5.2.0")):
+        (site / version).mkdir(parents=True, exist_ok=True)
+        (fake_hailo / chip).rename(site / version / chip)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join()
+
+
+def test_missing_hefs_are_downloaded_once_when_allowed(
+    fake_hailo: Path, model_zoo: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: Any
+) -> None:
+    caplog.set_level(logging.INFO)
+    monkeypatch.setenv("HAILO_FAKE_ARCH", "HAILO8L")
+    model_dir = tmp_path / "downloaded"
+    config = make_config(
+        tmp_path, hailo__model_dir=str(model_dir), hailo__download_missing=True, hailo__model_zoo_url=model_zoo
+    ).hailo
+    HailoBackend(config).close()
+    assert sorted(p.name for p in (model_dir / "hailo8l").iterdir()) == ["arcface_mobilefacenet.hef", "scrfd_2.5g.hef"]
+    assert f"Downloading the hailo8l model scrfd_2.5g from {model_zoo}/v2.17.0/hailo8l/scrfd_2.5g.hef" in caplog.text
+    caplog.clear()
+    HailoBackend(config).close()
+    assert "Downloading" not in caplog.text
+
+
+def test_a_failed_download_leaves_nothing_and_says_what_to_do(
+    fake_hailo: Path, model_zoo: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HAILO_FAKE_ARCH", "HAILO8")
+    model_dir = tmp_path / "downloaded"
+    message = hailo_error(
+        tmp_path,
+        hailo__model_dir=str(model_dir),
+        hailo__download_missing=True,
+        hailo__model_zoo_url=model_zoo + "/missing",
+    )
+    assert f"Cannot download {model_zoo}/missing/v2.17.0/hailo8/scrfd_10g.hef: HTTP 404" in message
+    assert f"Put the file at {model_dir}/hailo8/scrfd_10g.hef by hand" in message
+    assert list(model_dir.rglob("*")) == [model_dir / "hailo8"]

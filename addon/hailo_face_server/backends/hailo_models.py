@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from hailo_face_server.backends.base import BackendUnavailable
-from hailo_face_server.config import HailoConfig
-
-MODEL_ZOO_URL = "https://hailo-model-zoo.s3.eu-west-2.amazonaws.com/ModelZoo/Compiled"
+from hailo_face_server.backends.model_download import DownloadFailed, download
+from hailo_face_server.config import DEFAULT_MODEL_ZOO_URL, HailoConfig
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,11 @@ class ChipModels:
     detection: str
     recognition: str
 
-    def url(self, model: str) -> str:
-        return f"{MODEL_ZOO_URL}/{self.model_zoo_version}/{self.folder}/{model}.hef"
+    def url(self, model: str, model_zoo_url: str = DEFAULT_MODEL_ZOO_URL) -> str:
+        return f"{model_zoo_url.rstrip('/')}/{self.model_zoo_version}/{self.folder}/{model}.hef"
 
+
+_LOGGER = logging.getLogger(__name__)
 
 CHIPS = {
     chip.architecture: chip
@@ -61,9 +63,17 @@ def locate_hefs(config: HailoConfig, chip: ChipModels) -> HefFiles:
         (files.detection, chip.detection, detection),
         (files.recognition, chip.recognition, recognition),
     ):
-        if not path.is_file():
-            source = "the configured file" if configured else f"the {chip.folder} model {model}"
-            raise BackendUnavailable(
-                f"Missing HEF: {path} ({source}). Download {chip.url(model)} to {path} (see docs/hailo.md)."
-            )
+        if path.is_file():
+            continue
+        url = chip.url(model, config.model_zoo_url)
+        if config.download_missing and not configured:
+            _LOGGER.info("Downloading the %s model %s from %s to %s (once)", chip.folder, model, url, path)
+            try:
+                size = download(url, path)
+            except DownloadFailed as err:
+                raise BackendUnavailable(f"Cannot download {url}: {err}. Put the file at {path} by hand.") from err
+            _LOGGER.info("Downloaded %s (%.1f MB)", path, size / 1e6)
+            continue
+        source = "the configured file" if configured else f"the {chip.folder} model {model}"
+        raise BackendUnavailable(f"Missing HEF: {path} ({source}). Download {url} to {path} (see docs/hailo.md).")
     return files
