@@ -27,8 +27,26 @@ pip_quietly() {
     fi
 }
 
+# pip check, except for what packages installed with --no-deps declare.
+check_dependencies() {
+    local ignored="^$" file name problems
+    for file in "$@"; do
+        case "$file" in *-nodeps.txt) ;; *) continue ;; esac
+        for name in $(sed -n 's/^\([A-Za-z0-9_.-]*\)==.*/\1/p' "$file"); do
+            ignored="$ignored|^$(echo "$name" | tr '_' '-' | tr 'A-Z' 'a-z') "
+        done
+    done
+    problems=$("$VENV/bin/python" -m pip check 2>&1 | grep -viE "$ignored" | grep -v "^No broken requirements" || true)
+    if [ -n "$problems" ]; then
+        echo "$problems" >&2
+        echo "error: pip check failed" >&2
+        exit 1
+    fi
+}
+
 # ensure_venv REQUIREMENT_FILE... : create .venv if needed and install the
 # server package plus the given requirement files when any of them changed.
+# Files named *-nodeps.txt are installed without their packages' dependencies.
 ensure_venv() {
     if [ ! -x "$VENV/bin/python" ]; then
         local python
@@ -42,10 +60,16 @@ ensure_venv() {
     digest=$(cat "$ROOT/addon/pyproject.toml" "$@" | sha256sum | cut -d' ' -f1)
     if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
         echo "Installing dependencies into $VENV" >&2
-        local args=(-e "$ROOT/addon")
-        for requirements in "$@"; do args+=(-r "$requirements"); done
+        local args=(-e "$ROOT/addon") nodeps=()
+        for requirements in "$@"; do
+            case "$requirements" in
+                *-nodeps.txt) nodeps+=(-r "$requirements") ;;
+                *) args+=(-r "$requirements") ;;
+            esac
+        done
         pip_quietly install "${args[@]}"
-        pip_quietly check
+        [ ${#nodeps[@]} -eq 0 ] || pip_quietly install --no-deps "${nodeps[@]}"
+        check_dependencies "$@"
         echo "$digest" > "$stamp"
     fi
 }

@@ -5,6 +5,7 @@ Pixel centres are at integer coordinates; pixels outside the image are black.
 
 from __future__ import annotations
 
+import functools
 from typing import Protocol
 
 import numpy as np
@@ -57,32 +58,39 @@ def apply_transform(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return mapped
 
 
+@functools.cache
+def _chip_grid(size: int) -> np.ndarray:
+    """Homogeneous coordinates (x, y, 1) of every chip pixel, row by row: size^2 x 3."""
+    grid_y, grid_x = np.mgrid[0:size, 0:size]
+    grid: np.ndarray = np.stack([grid_x.ravel(), grid_y.ravel(), np.ones(size * size)], axis=1).astype(np.float32)
+    return grid
+
+
 def warp_affine(pixels: np.ndarray, chip_to_image: np.ndarray, size: int) -> np.ndarray:
-    """Sample a size x size chip; chip pixel (x, y) comes from image point M @ (x, y, 1)."""
-    height, width = pixels.shape[:2]
-    grid_y, grid_x = np.mgrid[0:size, 0:size].astype(np.float64)
-    src_x = chip_to_image[0, 0] * grid_x + chip_to_image[0, 1] * grid_y + chip_to_image[0, 2]
-    src_y = chip_to_image[1, 0] * grid_x + chip_to_image[1, 1] * grid_y + chip_to_image[1, 2]
-    x0 = np.floor(src_x).astype(np.intp)
-    y0 = np.floor(src_y).astype(np.intp)
-    fx = (src_x - x0)[..., None]
-    fy = (src_y - y0)[..., None]
-    # Copy only the part of the image the chip reads, with a one-pixel black
-    # border; indices further out read that border.
-    left = int(np.clip(x0.min(), 0, width))
-    top_row = int(np.clip(y0.min(), 0, height))
-    right = int(np.clip(x0.max() + 2, 0, width))
-    bottom_row = int(np.clip(y0.max() + 2, 0, height))
-    region = np.zeros((bottom_row - top_row + 2, right - left + 2, pixels.shape[2]), dtype=np.float32)
-    region[1:-1, 1:-1] = pixels[top_row:bottom_row, left:right]
-    xa = np.clip(x0 - left + 1, 0, right - left + 1)
-    xb = np.clip(x0 - left + 2, 0, right - left + 1)
-    ya = np.clip(y0 - top_row + 1, 0, bottom_row - top_row + 1)
-    yb = np.clip(y0 - top_row + 2, 0, bottom_row - top_row + 1)
-    top = region[ya, xa] * (1 - fx) + region[ya, xb] * fx
-    bottom = region[yb, xa] * (1 - fx) + region[yb, xb] * fx
+    """Sample a size x size chip; chip pixel (x, y) comes from image point M @ (x, y, 1).
+
+    Bilinear, reading only the four image pixels around each chip pixel.
+    """
+    height, width, channels = pixels.shape
+    source = _chip_grid(size) @ chip_to_image.T.astype(np.float32)
+    corner = np.floor(source)
+    fraction = source - corner
+    x0 = corner[:, 0].astype(np.intp)
+    y0 = corner[:, 1].astype(np.intp)
+    flat = pixels.reshape(-1, channels)
+
+    def sample(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
+        index = np.clip(ys, 0, height - 1) * width + np.clip(xs, 0, width - 1)
+        values: np.ndarray = flat[index].astype(np.float32) * inside[:, None]
+        return values
+
+    fx = fraction[:, :1]
+    fy = fraction[:, 1:2]
+    top = sample(y0, x0) * (1 - fx) + sample(y0, x0 + 1) * fx
+    bottom = sample(y0 + 1, x0) * (1 - fx) + sample(y0 + 1, x0 + 1) * fx
     chip = top * (1 - fy) + bottom * fy
-    rounded: np.ndarray = np.clip(np.rint(chip), 0, 255).astype(np.uint8)
+    rounded: np.ndarray = np.clip(np.rint(chip), 0, 255).astype(np.uint8).reshape(size, size, channels)
     return rounded
 
 

@@ -94,6 +94,7 @@ class FaceService:
             database_ready = loop.run_in_executor(self._database, self._prepare_database)
             backend = await self.worker.run(lambda: self._backend_factory(self.config), None)
             self.backend = backend
+            await loop.run_in_executor(None, self.worker.set_concurrency, backend.concurrency)
             await database_ready
             info = backend.info
             self._gallery = await loop.run_in_executor(

@@ -46,13 +46,14 @@ class _Job(Generic[T]):
 
 
 class InferenceWorker:
-    """Runs backend jobs one at a time; refuses work beyond ``max_queue_size``.
+    """Runs backend jobs (one at a time unless the backend allows more); refuses work beyond ``max_queue_size``.
 
-    ``max_queue_size`` counts the job running plus those waiting.
+    ``max_queue_size`` counts the jobs running plus those waiting.
     """
 
     def __init__(self, max_queue_size: int) -> None:
         self.max_queue_size = max_queue_size
+        self.concurrency = 1
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
         self._pending = 0
         self._job_seconds = _INITIAL_JOB_SECONDS
@@ -60,12 +61,20 @@ class InferenceWorker:
         self.rejected = 0
         self.timed_out = 0
 
+    def set_concurrency(self, threads: int) -> None:
+        """Run up to ``threads`` jobs at once (for a backend that allows it); call while idle."""
+        if threads != self.concurrency:
+            previous = self._executor
+            self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="inference")
+            self.concurrency = threads
+            previous.shutdown(wait=True)
+
     @property
     def depth(self) -> int:
         return self._pending
 
     def retry_after(self) -> int:
-        wait = self._job_seconds * max(self._pending, 1)
+        wait = self._job_seconds * max(self._pending, 1) / self.concurrency
         return max(1, min(_MAX_RETRY_AFTER, math.ceil(wait)))
 
     def _record(self, seconds: float) -> None:

@@ -67,6 +67,9 @@ class FaceBackend(ABC):
 
     info: BackendInfo
     aligner: FaceAligner
+    # How many requests may run at once: 1 for a device, more where the
+    # backend is safe to call from several threads.
+    concurrency: int = 1
     # Set when the backend failed in a way only a restart mends (e.g. a device timeout).
     problem: str | None = None
     # Set when this backend was chosen because the preferred one could not start.

@@ -1,10 +1,13 @@
-"""Helper processes that compute dlib face descriptors on the other cores.
+"""Helper processes that compute dlib face descriptors.
 
-dlib's ResNet holds the GIL for the whole forward pass, so threads cannot
-share the work; child processes can.  Each child (``python -m
-hailo_face_server.backends.descriptor_helper``) loads the model once and then
-answers framed requests on its stdin/stdout: a little-endian uint32 chip
-count followed by the chips' bytes, answered by count x 128 float32.
+dlib's ResNet holds the GIL for its whole forward pass (about 150 ms a face
+here): in the server's process that stalls the event loop, so /health and
+every other request wait (measured: up to 150 ms, docs/performance.md).  In
+child processes it stalls nothing, and several faces use several cores.
+Each child (``python -m hailo_face_server.backends.descriptor_helper``) loads
+the model once and then answers framed requests on its stdin/stdout: a
+little-endian uint32 chip count followed by the chips' bytes, answered by
+count x 128 float32.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import struct
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from typing import IO, Any
 
 import numpy as np
@@ -45,7 +49,8 @@ def read_exactly(stream: IO[bytes], size: int) -> bytes:
 
 
 class _Helper:
-    def __init__(self, model_path: str) -> None:
+    def __init__(self, model_path: str, on_ready: Callable[[_Helper], None]) -> None:
+        self._on_ready = on_ready
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hailo_face_server.backends.descriptor_helper", model_path],
             stdin=subprocess.PIPE,
@@ -58,6 +63,7 @@ class _Helper:
         assert self.process.stdout is not None
         if self.process.stdout.read(1) == READY_BYTE:
             self.ready.set()
+            self._on_ready(self)
         else:
             _LOGGER.warning("A descriptor helper process failed to start; using fewer cores")
 
@@ -84,43 +90,74 @@ class _Helper:
 
 
 class DescriptorPool:
-    """Shares a batch of chips between this thread and the helper processes.
+    """Shares each batch of chips among idle helper processes.
 
-    Used from one thread only (the inference worker).  A helper that has not
-    finished loading is skipped; one that dies is dropped with a warning.
+    Safe to use from several inference threads: a batch takes the idle
+    helpers it can use (at least one, waiting for it if all are busy) and
+    gives them back.  Until any helper has loaded its model, and if every
+    helper died, chips are described in this process, one batch at a time.
     """
 
     def __init__(self, model_path: str, processes: int) -> None:
-        self._helpers = [_Helper(model_path) for _ in range(processes)]
+        self._changed = threading.Condition()
+        self._idle: list[_Helper] = []
+        self._helpers = [_Helper(model_path, self._give_back) for _ in range(processes)]
+        self._local = threading.Lock()
+
+    def _give_back(self, helper: _Helper) -> None:
+        with self._changed:
+            if helper in self._helpers:
+                self._idle.append(helper)
+            self._changed.notify_all()
+
+    def _take(self, wanted: int) -> list[_Helper]:
+        """Up to ``wanted`` idle helpers, waiting while all are busy; none if none is ready."""
+        with self._changed:
+            while not self._idle and any(h.ready.is_set() for h in self._helpers):
+                self._changed.wait()
+            taken, self._idle = self._idle[:wanted], self._idle[wanted:]
+            return taken
 
     def describe(self, model: Any, chips: np.ndarray) -> np.ndarray:
-        helpers = [h for h in self._helpers if h.ready.is_set()]
-        shares = np.array_split(np.arange(len(chips)), len(helpers) + 1)
-        sent: list[tuple[_Helper, np.ndarray]] = []
-        for helper, share in zip(helpers, shares[1:], strict=True):
-            if len(share) == 0:
-                continue
-            try:
-                helper.send(chips[share])
-                sent.append((helper, share))
-            except OSError:
-                self._drop(helper)
+        helpers = self._take(len(chips))
+        if not helpers:
+            with self._local:
+                return describe_chips(model, chips)
         result = np.zeros((len(chips), DESCRIPTOR_DIM), np.float32)
-        result[shares[0]] = describe_chips(model, chips[shares[0]])
-        for helper, share in sent:
-            try:
-                result[share] = helper.receive(len(share))
-            except (OSError, EOFError, ValueError):
-                self._drop(helper)
-                result[share] = describe_chips(model, chips[share])
+        shares = np.array_split(np.arange(len(chips)), len(helpers))
+        sent: list[tuple[_Helper, np.ndarray]] = []
+        try:
+            for helper, share in zip(helpers, shares, strict=True):
+                try:
+                    helper.send(chips[share])
+                    sent.append((helper, share))
+                except OSError:
+                    self._drop(helper)
+                    with self._local:
+                        result[share] = describe_chips(model, chips[share])
+            for helper, share in sent:
+                try:
+                    result[share] = helper.receive(len(share))
+                except (OSError, EOFError, ValueError):
+                    self._drop(helper)
+                    with self._local:
+                        result[share] = describe_chips(model, chips[share])
+        finally:
+            for helper in helpers:
+                if helper in self._helpers:
+                    self._give_back(helper)
         return result
 
     def _drop(self, helper: _Helper) -> None:
         _LOGGER.warning("A descriptor helper process stopped (exit code %s); using fewer cores", helper.process.poll())
-        self._helpers.remove(helper)
+        with self._changed:
+            self._helpers.remove(helper)
+            self._changed.notify_all()
         helper.close()
 
     def close(self) -> None:
-        for helper in self._helpers:
+        with self._changed:
+            helpers, self._helpers, self._idle = self._helpers, [], []
+            self._changed.notify_all()
+        for helper in helpers:
             helper.close()
-        self._helpers = []

@@ -1,0 +1,70 @@
+"""The CPU backend across threads and helper processes gives the answers dlib gives alone."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from hailo_face_server.backends.cpu import CpuBackend
+from hailo_face_server.backends.descriptor_pool import describe_chips
+from hailo_face_server.imaging import decode_image
+from tests.support import Faces
+
+
+@pytest.fixture(scope="module")
+def two_helpers() -> CpuBackend:
+    backend = CpuBackend(helper_processes=2)
+    deadline = time.monotonic() + 30
+    while not all(h.ready.is_set() for h in backend._pool._helpers):  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "the descriptor helpers did not start"
+        time.sleep(0.05)
+    yield backend
+    backend.close()
+
+
+def test_descriptors_from_helpers_equal_dlibs_own(two_helpers: CpuBackend, faces: Faces) -> None:
+    pixels = decode_image(faces.group("bbt3.jpg").read_bytes(), 10**8).pixels
+    found = two_helpers.detect(pixels, min_face_size=40, threshold=0.5)
+    chips = two_helpers.aligner.align(pixels, found.landmarks)
+    from_helpers = two_helpers.embed(chips)
+    local = describe_chips(two_helpers._descriptor, chips)
+    assert np.allclose(from_helpers, local / np.linalg.norm(local, axis=1, keepdims=True), atol=1e-6)
+
+
+def test_concurrent_requests_get_the_same_answers_as_one_at_a_time(two_helpers: CpuBackend, faces: Faces) -> None:
+    assert two_helpers.concurrency == 2
+    images = [decode_image(faces.person(name, 2).read_bytes(), 10**8).pixels for name in ("amy", "raj", "penny")]
+    images.append(decode_image(faces.group("bbt3.jpg").read_bytes(), 10**8).pixels)
+
+    def analyse(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        found = two_helpers.detect(pixels, min_face_size=40, threshold=0.5)
+        return found.boxes, two_helpers.embed(two_helpers.aligner.align(pixels, found.landmarks))
+
+    serial = [analyse(pixels) for pixels in images]
+    with ThreadPoolExecutor(2) as pool:
+        concurrent = list(pool.map(analyse, images * 3))
+    for (boxes, vectors), (expected_boxes, expected_vectors) in zip(concurrent, serial * 3, strict=True):
+        assert np.array_equal(boxes, expected_boxes)
+        assert np.allclose(vectors, expected_vectors, atol=1e-6)
+
+
+def test_a_helper_that_dies_is_replaced_by_local_work(faces: Faces, caplog: pytest.LogCaptureFixture) -> None:
+    backend = CpuBackend(helper_processes=1)
+    try:
+        (helper,) = backend._pool._helpers  # type: ignore[union-attr]
+        helper.ready.wait(30)
+        helper.process.kill()
+        helper.process.wait()
+        pixels = decode_image(faces.person("amy", 1).read_bytes(), 10**8).pixels
+        found = backend.detect(pixels, min_face_size=40, threshold=0.5)
+        vectors = backend.embed(backend.aligner.align(pixels, found.landmarks))
+        assert vectors.shape == (1, 128)
+        assert abs(float(np.linalg.norm(vectors[0])) - 1) < 1e-5
+        assert "descriptor helper process stopped" in caplog.text
+        assert backend._pool._helpers == []  # type: ignore[union-attr]
+        assert backend.embed(backend.aligner.align(pixels, found.landmarks)).shape == (1, 128)
+    finally:
+        backend.close()
