@@ -14,7 +14,12 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from hailo_face_server.api.middlewares import auth_middleware, error_middleware, request_id_middleware
+from hailo_face_server.api.middlewares import (
+    auth_middleware,
+    error_middleware,
+    metrics_middleware,
+    request_id_middleware,
+)
 from hailo_face_server.api.routes import SERVICE, routes
 from hailo_face_server.backends import BackendUnavailable, FaceBackend, create_backend
 from hailo_face_server.config import Config
@@ -26,11 +31,12 @@ STARTUP: web.AppKey[asyncio.Task[None]] = web.AppKey("startup", asyncio.Task)
 
 
 def create_app(config: Config, backend_factory: Callable[[Config], FaceBackend] = create_backend) -> web.Application:
-    middlewares: list[Middleware] = [request_id_middleware, error_middleware]
+    service = FaceService(config, backend_factory)
+    middlewares: list[Middleware] = [request_id_middleware, metrics_middleware(service.metrics), error_middleware]
     if config.server.api_key:
         middlewares.append(auth_middleware(config.server.api_key))
     app = web.Application(middlewares=middlewares, client_max_size=config.server.max_body_bytes)
-    app[SERVICE] = FaceService(config, backend_factory)
+    app[SERVICE] = service
     app.add_routes(routes)
     app.cleanup_ctx.append(_service_lifecycle)
     return app

@@ -39,6 +39,7 @@ SCHEMA = vol.Schema(
             vol.Optional("api_key", default=""): text,
             vol.Optional("max_body_mb", default=10.0): float_range(0.1, 200.0),
             vol.Optional("max_image_megapixels", default=40.0): float_range(0.1, 400.0),
+            vol.Optional("max_import_mb", default=500.0): float_range(1.0, 10_000.0),
         },
         vol.Optional("face_recognition", default={}): {
             vol.Optional("backend", default="auto"): one_of(BACKENDS),
@@ -82,6 +83,7 @@ class ServerConfig:
     api_key: str
     max_body_mb: float
     max_image_megapixels: float
+    max_import_mb: float
 
     @property
     def max_body_bytes(self) -> int:

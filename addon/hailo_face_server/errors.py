@@ -35,6 +35,10 @@ class InvalidName(FaceServiceError):
     code = "invalid_name"
 
 
+class InvalidImport(FaceServiceError):
+    code = "invalid_import"
+
+
 class UnsupportedMediaType(FaceServiceError):
     code = "unsupported_media_type"
 

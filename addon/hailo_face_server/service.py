@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -22,14 +24,20 @@ from hailo_face_server import __version__
 from hailo_face_server.backends import FaceBackend, create_backend
 from hailo_face_server.backends.base import Detections
 from hailo_face_server.config import Config
-from hailo_face_server.errors import BackendError, NotReady
+from hailo_face_server.errors import BackendError, NotReady, ServerBusy
 from hailo_face_server.gallery import Gallery
 from hailo_face_server.gallery.gallery import AddedFace, GalleryStats, IdentityDetails
-from hailo_face_server.gallery.maintenance import backup_database, integrity_problems
+from hailo_face_server.gallery.maintenance import (
+    backup_database,
+    integrity_problems,
+    restore_latest_backup,
+    set_aside,
+)
 from hailo_face_server.gallery.names import normalize_name
-from hailo_face_server.gallery.store import IdentityRecord, NewFace
+from hailo_face_server.gallery.store import IdentityRecord, ImportSummary, NewFace
 from hailo_face_server.imaging import DecodedImage, decode_image, face_crop_jpeg
 from hailo_face_server.matching import Match
+from hailo_face_server.metrics import Metrics
 from hailo_face_server.pipeline import (
     DetectOptions,
     FaceChooser,
@@ -40,7 +48,7 @@ from hailo_face_server.pipeline import (
     single_face,
 )
 from hailo_face_server.reembedding import Reembedder
-from hailo_face_server.worker import InferenceWorker
+from hailo_face_server.worker import InferenceWorker, Slot
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -73,6 +81,8 @@ class FaceService:
         self.config = config
         self._backend_factory = backend_factory
         self.worker = InferenceWorker(config.performance.max_queue_size)
+        self.metrics = Metrics()
+        self.metrics.track_queue(lambda: self.worker.depth, config.performance.max_queue_size)
         self._images = ThreadPoolExecutor(config.performance.worker_threads, thread_name_prefix="images")
         self._database = ThreadPoolExecutor(1, thread_name_prefix="gallery")
         self.status = STATUS_STARTING
@@ -148,17 +158,23 @@ class FaceService:
         self._reembedding = asyncio.create_task(run(), name="hailo-face-reembedding")
 
     def _prepare_database(self) -> None:
+        """Check the database; a damaged one is set aside and the newest good backup restored."""
         database = self.config.database
         if not database.db_file.exists():
             return
         problems = integrity_problems(database.db_file)
         if problems:
+            aside = set_aside(database.db_file)
+            restored = restore_latest_backup(database.db_file, database.backup_path)
             _LOGGER.error(
-                "Database integrity check FAILED for %s: %s. Stop the server and restore a backup from %s.",
+                "Database integrity check FAILED for %s (%s). Moved it to %s; %s",
                 database.db_file,
-                "; ".join(problems[:5]),
-                database.backup_path,
+                "; ".join(problems[:3]),
+                aside,
+                f"restored the backup {restored}." if restored else "no good backup: starting with an empty gallery.",
             )
+            if restored is None:
+                return
         if database.backup_enabled:
             target = backup_database(database.db_file, database.backup_path, database.backup_keep)
             _LOGGER.info("Backed up the gallery to %s", target)
@@ -193,6 +209,20 @@ class FaceService:
     def healthy(self) -> bool:
         return self.ready and not (self.backend is not None and self.backend.problem)
 
+    @contextlib.contextmanager
+    def admitted(self) -> Iterator[Slot]:
+        """A queue place for an image request, taken before its body is read; ServerBusy at once when full."""
+        self._require_ready()
+        try:
+            slot = self.worker.admit()
+        except ServerBusy as err:
+            self.metrics.rejected.labels(reason=err.code).inc()
+            raise
+        try:
+            yield slot
+        finally:
+            slot.release_unless_submitted()
+
     def _require_ready(self) -> tuple[FacePipeline, Gallery]:
         if self._pipeline is None or self._gallery is None or not self.ready:
             if self.status == STATUS_ERROR:
@@ -211,7 +241,7 @@ class FaceService:
         with timings.measure("decode"):
             return await self._in_image_pool(decode_image, data, max_pixels)
 
-    async def _infer(self, job: Callable[[], T], timings: Timings) -> T:
+    async def _infer(self, job: Callable[[], T], timings: Timings, slot: Slot | None = None) -> T:
         if self.backend is not None and self.backend.problem:
             raise BackendError(self.backend.problem)
         submitted = time.perf_counter()
@@ -220,7 +250,15 @@ class FaceService:
             timings.stages_ms["queue"] = round((time.perf_counter() - submitted) * 1000, 2)
             return job()
 
-        return await self.worker.run(timed, self.config.performance.request_timeout)
+        try:
+            return await self.worker.run(timed, self.config.performance.request_timeout, slot)
+        except ServerBusy as err:
+            self.metrics.rejected.labels(reason=err.code).inc()
+            raise
+        except BackendError as err:
+            kind = "timeout" if "HAILO_TIMEOUT" in err.message else "failure"
+            self.metrics.backend_errors.labels(kind=kind).inc()
+            raise
 
     def _detect_options(
         self, threshold: float | None, min_face_size: int | None, max_faces: int | None
@@ -238,6 +276,7 @@ class FaceService:
         self,
         data: bytes,
         *,
+        slot: Slot | None = None,
         threshold: float | None = None,
         min_face_size: int | None = None,
         max_faces: int | None = None,
@@ -246,13 +285,14 @@ class FaceService:
         timings = Timings()
         image = await self._decode(data, timings)
         options = self._detect_options(threshold, min_face_size, max_faces)
-        detections = await self._infer(lambda: pipeline.detect(image.pixels, options, timings), timings)
+        detections = await self._infer(lambda: pipeline.detect(image.pixels, options, timings), timings, slot)
         return self._finish(image, detections, timings)
 
     async def embed(
         self,
         data: bytes,
         *,
+        slot: Slot | None = None,
         bbox: np.ndarray | None = None,
         min_face_size: int | None = None,
         max_faces: int | None = None,
@@ -264,13 +304,16 @@ class FaceService:
         choose: FaceChooser | None = None
         if bbox is not None:
             options, choose = options_for_region(options, bbox), face_in_region(bbox)
-        analysis = await self._infer(lambda: pipeline.analyze(image.pixels, options, timings, choose=choose), timings)
+        analysis = await self._infer(
+            lambda: pipeline.analyze(image.pixels, options, timings, choose=choose), timings, slot
+        )
         return self._finish(image, analysis.detections, timings, embeddings=analysis.embeddings)
 
     async def recognize(
         self,
         data: bytes,
         *,
+        slot: Slot | None = None,
         threshold: float | None = None,
         min_face_size: int | None = None,
         max_faces: int | None = None,
@@ -288,7 +331,7 @@ class FaceService:
                 matches = gallery.match(analysis.embeddings, recognition_threshold)
             return analysis.detections, matches
 
-        detections, matches = await self._infer(job, timings)
+        detections, matches = await self._infer(job, timings, slot)
         return self._finish(image, detections, timings, matches=matches)
 
     async def add_face(
@@ -296,6 +339,7 @@ class FaceService:
         name: str,
         data: bytes,
         *,
+        slot: Slot | None = None,
         bbox: np.ndarray | None = None,
         pick_largest: bool = False,
         min_face_size: int | None = None,
@@ -308,7 +352,9 @@ class FaceService:
         choose = single_face(pick_largest)
         if bbox is not None:
             options, choose = options_for_region(options, bbox), face_in_region(bbox)
-        analysis = await self._infer(lambda: pipeline.analyze(image.pixels, options, timings, choose=choose), timings)
+        analysis = await self._infer(
+            lambda: pipeline.analyze(image.pixels, options, timings, choose=choose), timings, slot
+        )
         assert analysis.embeddings is not None
         detections = analysis.detections
         crop = await self._in_image_pool(face_crop_jpeg, image.pixels, detections.boxes[0])
@@ -326,8 +372,8 @@ class FaceService:
         _LOGGER.info("Taught a face of %s (face %d)", added.identity.name, added.face_id)
         return EnrolResult(added, self._finish(image, detections, timings))
 
-    @staticmethod
     def _finish(
+        self,
         image: DecodedImage,
         detections: Detections,
         timings: Timings,
@@ -336,6 +382,7 @@ class FaceService:
         matches: list[Match] | None = None,
     ) -> ImageResult:
         timings.stages_ms["total"] = round((time.perf_counter() - timings.started) * 1000, 2)
+        self.metrics.observe_stages(timings.stages_ms)
         return ImageResult(image.width, image.height, detections, timings, embeddings, matches)
 
     # Operations on the gallery
@@ -366,9 +413,35 @@ class FaceService:
         _, gallery = self._require_ready()
         return await self._in_database(gallery.crop, name, face_id)
 
+    async def export_gallery(self, target: Path) -> None:
+        _, gallery = self._require_ready()
+        await self._in_database(gallery.export_to, target)
+        _LOGGER.info("Exported the gallery")
+
+    async def import_gallery(self, source: Path, *, replace: bool) -> ImportSummary:
+        _, gallery = self._require_ready()
+        summary = await self._in_database(functools.partial(gallery.import_from, source, replace=replace))
+        _LOGGER.info(
+            "Imported a gallery (%s): %d new people, %d face samples",
+            "replacing the old one" if replace else "merged",
+            summary.identities_created,
+            summary.faces,
+        )
+        if (await self.gallery_stats()).faces_pending and not self.reembedding_running:
+            self._start_reembedding()
+        return summary
+
+    @property
+    def reembedding_running(self) -> bool:
+        return self._reembedding is not None and not self._reembedding.done()
+
     async def gallery_stats(self) -> GalleryStats:
         _, gallery = self._require_ready()
-        return await self._in_database(gallery.stats)
+        stats = await self._in_database(gallery.stats)
+        self.metrics.identities.set(stats.identities)
+        self.metrics.faces.set(stats.faces)
+        self.metrics.faces_pending.set(stats.faces_pending)
+        return stats
 
     # Descriptions
 
@@ -397,6 +470,7 @@ class FaceService:
                 identities=stats.identities,
                 faces=stats.faces,
                 faces_pending=stats.faces_pending,
+                index_samples=self._gallery.index.sample_count if self._gallery else 0,
                 startup_s=round(self.startup_seconds or 0.0, 2),
             )
             if self.reembedder is not None:

@@ -45,10 +45,31 @@ class _Job(Generic[T]):
             self._worker._record(time.perf_counter() - start)
 
 
+class Slot:
+    """A place in the queue, held from a request's admission until its job is done."""
+
+    def __init__(self, worker: InferenceWorker) -> None:
+        self._worker = worker
+        self._held = True
+        self.submitted = False
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._worker._pending -= 1
+
+    def release_unless_submitted(self) -> None:
+        """For a request that ends before (or without) handing its job over: a submitted job releases it."""
+        if not self.submitted:
+            self.release()
+
+
 class InferenceWorker:
     """Runs backend jobs (one at a time unless the backend allows more); refuses work beyond ``max_queue_size``.
 
-    ``max_queue_size`` counts the jobs running plus those waiting.
+    ``max_queue_size`` counts the requests admitted: those still reading and
+    decoding their image, waiting for the model, or running.  A request past
+    that is refused at once, before any work is spent on it.
     """
 
     def __init__(self, max_queue_size: int) -> None:
@@ -80,13 +101,8 @@ class InferenceWorker:
     def _record(self, seconds: float) -> None:
         self._job_seconds += _SMOOTHING * (seconds - self._job_seconds)
 
-    def _finished(self, future: asyncio.Future[T]) -> None:
-        self._pending -= 1
-        if not future.cancelled() and future.exception() is None:
-            self.completed += 1
-
-    async def run(self, fn: Callable[[], T], time_limit: float | None) -> T:
-        """Run ``fn`` on the worker thread, waiting at most ``time_limit`` seconds in all."""
+    def admit(self) -> Slot:
+        """A place in the queue, or ServerBusy at once when there is none."""
         if self._pending >= self.max_queue_size:
             self.rejected += 1
             raise ServerBusy(
@@ -94,10 +110,26 @@ class InferenceWorker:
                 f"{self.max_queue_size}). Try again shortly.",
                 retry_after=self.retry_after(),
             )
+        self._pending += 1
+        return Slot(self)
+
+    async def run(self, fn: Callable[[], T], time_limit: float | None, slot: Slot | None = None) -> T:
+        """Run ``fn`` on a worker thread, waiting at most ``time_limit`` seconds in all.
+
+        The slot (one is taken here if none is given) is given back when the
+        job is done, also when the caller stopped waiting for it.
+        """
+        held = slot if slot is not None else self.admit()
+        held.submitted = True
         job: _Job[T] = _Job(self, fn)
         future = asyncio.wrap_future(self._executor.submit(job))
-        self._pending += 1
-        future.add_done_callback(self._finished)
+
+        def finished(done: asyncio.Future[T]) -> None:
+            held.release()
+            if not done.cancelled() and done.exception() is None:
+                self.completed += 1
+
+        future.add_done_callback(finished)
         try:
             return await asyncio.wait_for(asyncio.shield(future), time_limit)
         except TimeoutError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from pathlib import Path
 
@@ -191,4 +192,5 @@ async def test_a_damaged_database_is_reported_at_start_up(
         await service.start()
     await service.stop()
     assert "Database integrity check FAILED" in caplog.text
-    assert str(tmp_path / "backups") in caplog.text
+    assert "no good backup: starting with an empty gallery" in caplog.text
+    assert any(name.startswith("faces.db.damaged-") for name in os.listdir(tmp_path))

@@ -14,6 +14,7 @@ STATUS_BY_CODE = {
     "invalid_base64": 400,
     "invalid_image": 400,
     "invalid_name": 400,
+    "invalid_import": 400,
     "unauthorized": 401,
     "not_found": 404,
     "method_not_allowed": 405,

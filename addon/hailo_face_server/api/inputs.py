@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import voluptuous as vol
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from hailo_face_server.errors import InvalidJson, InvalidRequest, UnsupportedMediaType
 from hailo_face_server.imaging import ACCEPTED_CONTENT_TYPES
@@ -105,8 +106,8 @@ async def read_image_request(request: web.Request) -> ImageRequest:
 async def _read_multipart(request: web.Request, query: dict[str, str]) -> ImageRequest:
     try:
         form = await request.post()
-    except ValueError as err:
-        raise InvalidRequest(f"The multipart body cannot be read: {err}") from err
+    except (ValueError, HttpProcessingError) as err:
+        raise InvalidRequest("The multipart body is malformed and cannot be read.") from err
     image: bytes | None = None
     fields: dict[str, Any] = {}
     for key, value in form.items():
@@ -168,6 +169,7 @@ ADD_FIELDS = vol.Schema(
     }
 )
 RENAME_FIELDS = vol.Schema({vol.Required("name"): object})
+IMPORT_FIELDS = vol.Schema({vol.Optional("mode", default="merge"): one_of(("merge", "replace"))})
 
 
 def validate_fields(schema: vol.Schema, fields: dict[str, Any]) -> dict[str, Any]:
@@ -178,8 +180,14 @@ def validate_fields(schema: vol.Schema, fields: dict[str, Any]) -> dict[str, Any
         raise InvalidRequest("Invalid parameters: " + "; ".join(messages)) from err
 
 
+MAX_ID = 2**63 - 1  # SQLite's largest integer
+
+
 def face_id_parameter(raw: str) -> int:
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise InvalidRequest(f'"{raw}" is not a face id (a whole number).') from None
+        raise InvalidRequest(f'"{raw[:40]}" is not a face id (a whole number).') from None
+    if not 0 <= value <= MAX_ID:
+        raise InvalidRequest(f"Face ids are whole numbers from 0 to {MAX_ID}.")
+    return value

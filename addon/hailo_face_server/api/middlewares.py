@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+import time
 import uuid
 from contextvars import ContextVar
 
@@ -13,6 +14,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from hailo_face_server.api.errors import error_response, http_error_response, service_error_response
 from hailo_face_server.errors import FaceServiceError
+from hailo_face_server.metrics import Metrics
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -34,6 +36,27 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
         request_id_var.reset(token)
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
+
+
+def metrics_middleware(metrics: Metrics) -> Middleware:
+    @web.middleware
+    async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
+        start = time.perf_counter()
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as err:
+            status = err.status
+            raise
+        finally:
+            metrics.requests.labels(route=route, method=request.method, status=str(status)).inc()
+            metrics.request_seconds.labels(route=route).observe(time.perf_counter() - start)
+
+    return count
 
 
 @web.middleware

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from hailo_face_server.api import serialize
 from hailo_face_server.api.inputs import (
     ADD_FIELDS,
     DETECT_FIELDS,
     EMBED_FIELDS,
+    IMPORT_FIELDS,
     RECOGNIZE_FIELDS,
     RENAME_FIELDS,
     face_id_parameter,
@@ -16,6 +23,8 @@ from hailo_face_server.api.inputs import (
     read_json_request,
     validate_fields,
 )
+from hailo_face_server.api.openapi import OPENAPI
+from hailo_face_server.errors import PayloadTooLarge, UnsupportedMediaType
 from hailo_face_server.service import FaceService
 
 SERVICE: web.AppKey[FaceService] = web.AppKey("service", FaceService)
@@ -41,9 +50,10 @@ async def info(request: web.Request) -> web.Response:
 
 @routes.post("/v1/detect")
 async def detect(request: web.Request) -> web.Response:
-    received = await read_image_request(request)
-    fields = validate_fields(DETECT_FIELDS, received.fields)
-    result = await _service(request).detect(received.image, **fields)
+    with _service(request).admitted() as slot:
+        received = await read_image_request(request)
+        fields = validate_fields(DETECT_FIELDS, received.fields)
+        result = await _service(request).detect(received.image, slot=slot, **fields)
     faces = [serialize.detected_face(result.detections, i, landmarks=True) for i in range(len(result.detections))]
     return web.json_response(
         {"width": result.width, "height": result.height, "faces": faces, "timings_ms": result.timings.stages_ms}
@@ -53,9 +63,10 @@ async def detect(request: web.Request) -> web.Response:
 @routes.post("/v1/embed")
 async def embed(request: web.Request) -> web.Response:
     service = _service(request)
-    received = await read_image_request(request)
-    fields = validate_fields(EMBED_FIELDS, received.fields)
-    result = await service.embed(received.image, **fields)
+    with service.admitted() as slot:
+        received = await read_image_request(request)
+        fields = validate_fields(EMBED_FIELDS, received.fields)
+        result = await service.embed(received.image, slot=slot, **fields)
     assert result.embeddings is not None
     info = service.info()
     faces = [
@@ -76,9 +87,10 @@ async def embed(request: web.Request) -> web.Response:
 
 @routes.post("/v1/recognize")
 async def recognize(request: web.Request) -> web.Response:
-    received = await read_image_request(request)
-    fields = validate_fields(RECOGNIZE_FIELDS, received.fields)
-    result = await _service(request).recognize(received.image, **fields)
+    with _service(request).admitted() as slot:
+        received = await read_image_request(request)
+        fields = validate_fields(RECOGNIZE_FIELDS, received.fields)
+        result = await _service(request).recognize(received.image, slot=slot, **fields)
     assert result.matches is not None
     faces = [serialize.recognized_face(result.detections, i, m) for i, m in enumerate(result.matches)]
     return web.json_response(
@@ -88,15 +100,17 @@ async def recognize(request: web.Request) -> web.Response:
 
 @routes.post("/v1/database/add")
 async def add_face(request: web.Request) -> web.Response:
-    received = await read_image_request(request)
-    fields = validate_fields(ADD_FIELDS, received.fields)
-    result = await _service(request).add_face(
-        fields["name"],
-        received.image,
-        bbox=fields.get("bbox"),
-        pick_largest=fields.get("pick") == "largest",
-        min_face_size=fields.get("min_face_size"),
-    )
+    with _service(request).admitted() as slot:
+        received = await read_image_request(request)
+        fields = validate_fields(ADD_FIELDS, received.fields)
+        result = await _service(request).add_face(
+            fields["name"],
+            received.image,
+            slot=slot,
+            bbox=fields.get("bbox"),
+            pick_largest=fields.get("pick") == "largest",
+            min_face_size=fields.get("min_face_size"),
+        )
     return web.json_response(
         {
             "identity": serialize.identity(result.added.identity),
@@ -147,3 +161,61 @@ async def face_image(request: web.Request) -> web.Response:
     face_id = face_id_parameter(request.match_info["face_id"])
     jpeg = await _service(request).face_image(request.match_info["name"], face_id)
     return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
+EXPORT_TYPE = "application/vnd.sqlite3"
+IMPORT_TYPES = frozenset({EXPORT_TYPE, "application/octet-stream", "application/x-sqlite3"})
+
+
+@routes.get("/v1/database/export")
+async def export_gallery(request: web.Request) -> web.Response:
+    with tempfile.TemporaryDirectory(prefix="hailo-face-export-") as folder:
+        target = Path(folder) / "gallery.db"
+        await _service(request).export_gallery(target)
+        body = await asyncio.get_running_loop().run_in_executor(None, target.read_bytes)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return web.Response(
+        body=body,
+        content_type=EXPORT_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="hailo-face-gallery-{stamp}.db"'},
+    )
+
+
+@routes.post("/v1/database/import")
+async def import_gallery(request: web.Request) -> web.Response:
+    service = _service(request)
+    fields = validate_fields(IMPORT_FIELDS, dict(request.query))
+    if request.content_type not in IMPORT_TYPES:
+        raise UnsupportedMediaType(f"Send the exported file as {EXPORT_TYPE} (or application/octet-stream).")
+    limit = int(service.config.server.max_import_mb * 1024 * 1024)
+    with tempfile.TemporaryDirectory(prefix="hailo-face-import-") as folder:
+        source = Path(folder) / "incoming.db"
+        size = 0
+        with source.open("wb") as file:
+            async for chunk in request.content.iter_chunked(1 << 16):
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"The file is larger than server.max_import_mb ({limit // 2**20} MB).")
+                file.write(chunk)
+        summary = await service.import_gallery(source, replace=fields["mode"] == "replace")
+    return web.json_response(
+        {
+            "mode": fields["mode"],
+            "identities_created": summary.identities_created,
+            "faces": summary.faces,
+            "embeddings": summary.embeddings,
+        }
+    )
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    service = _service(request)
+    if service.ready:
+        await service.gallery_stats()  # refreshes the gallery gauges
+    return web.Response(body=service.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@routes.get("/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(OPENAPI)

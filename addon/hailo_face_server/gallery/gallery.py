@@ -6,16 +6,28 @@ so the index never holds a face the database does not.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from hailo_face_server.errors import InvalidRequest, NameTaken, NotFound
+from hailo_face_server.errors import InvalidImport, InvalidRequest, NameTaken, NotFound
 from hailo_face_server.gallery.index import EmbeddingIndex
+from hailo_face_server.gallery.maintenance import integrity_problems
 from hailo_face_server.gallery.names import normalize_name
-from hailo_face_server.gallery.store import FaceRecord, GalleryStore, IdentityRecord, NewFace, PendingCrop
+from hailo_face_server.gallery.store import (
+    FaceRecord,
+    GalleryStore,
+    IdentityRecord,
+    ImportSummary,
+    NewFace,
+    PendingCrop,
+    SchemaTooNew,
+)
 from hailo_face_server.matching import Match, SimilarityCalibration, assign_identities
+
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,27 @@ class Gallery:
         if crop is None:
             raise NotFound(f"Face sample {face_id} has no stored image.")
         return crop
+
+    def export_to(self, target: Path) -> None:
+        self.store.export_to(target)
+
+    def import_from(self, source: Path, *, replace: bool) -> ImportSummary:
+        """Merge or swap in another gallery file (an export); bad files raise InvalidImport."""
+        with source.open("rb") as file:
+            if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                raise InvalidImport("The file is not a gallery export (an SQLite database file).")
+        problems = integrity_problems(source)
+        if problems:
+            raise InvalidImport(f"The file is not a readable gallery: {problems[0]}")
+        try:
+            GalleryStore(source).close()  # checks it and brings it to this schema version
+            summary = self.store.import_from(source, replace=replace)
+        except SchemaTooNew as err:
+            raise InvalidImport(str(err)) from err
+        except sqlite3.DatabaseError as err:
+            raise InvalidImport(f"The file is not a Hailo Face gallery export: {err}") from err
+        self.reload_index()
+        return summary
 
     def match(self, embeddings: np.ndarray, threshold: float) -> list[Match]:
         identity_ids, similarities = self.index.best_per_identity(embeddings)

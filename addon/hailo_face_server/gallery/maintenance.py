@@ -41,3 +41,27 @@ def list_backups(backup_dir: Path) -> list[Path]:
     if not backup_dir.is_dir():
         return []
     return sorted(p for p in backup_dir.glob(f"{BACKUP_PREFIX}*{BACKUP_SUFFIX}") if p.is_file())
+
+
+def set_aside(db_file: Path) -> Path:
+    """Move a damaged database (and its WAL files) out of the way; where it went."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = db_file.with_name(f"{db_file.name}.damaged-{stamp}")
+    db_file.replace(aside)
+    for suffix in ("-wal", "-shm"):
+        companion = db_file.with_name(db_file.name + suffix)
+        if companion.exists():
+            companion.replace(aside.with_name(aside.name + suffix))
+    return aside
+
+
+def restore_latest_backup(db_file: Path, backup_dir: Path) -> Path | None:
+    """Copy the newest backup that passes the integrity check to ``db_file``; which one, if any."""
+    for backup in reversed(list_backups(backup_dir)):
+        if integrity_problems(backup):
+            _LOGGER.warning("Backup %s is damaged too; trying an older one", backup)
+            continue
+        with closing(sqlite3.connect(backup)) as source, closing(sqlite3.connect(db_file)) as target:
+            source.backup(target)
+        return backup
+    return None

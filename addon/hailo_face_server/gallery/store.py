@@ -10,6 +10,7 @@ embeddings live in their own table, one per sample and model.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -101,6 +102,14 @@ class PendingCrop:
     face_id: int
     identity_id: int
     crop_jpeg: bytes
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    identities_created: int
+    faces: int
+    embeddings: int
+    replaced: bool
 
 
 @dataclass(frozen=True)
@@ -290,6 +299,59 @@ class GalleryStore:
         """Store another model's embedding of a sample; False if the sample is gone."""
         with self._transaction() as db:
             return self._insert_embedding(db, face_id, model_id, embedding, time.time())
+
+    def export_to(self, target: Path) -> None:
+        """A consistent copy of the whole gallery as one SQLite file (the online backup API)."""
+        with contextlib.closing(sqlite3.connect(target)) as copy:
+            self._db.backup(copy)
+
+    def import_from(self, source: Path, *, replace: bool) -> ImportSummary:
+        """Add (or, with ``replace``, swap in) every person of another gallery file, in one transaction.
+
+        ``source`` must be at this schema version (open it with GalleryStore
+        first, which migrates it).  People whose names match are merged.
+        """
+        self._db.execute("ATTACH DATABASE ? AS incoming", (str(source),))
+        try:
+            with self._transaction() as db:
+                if replace:
+                    db.execute("DELETE FROM identities")
+                before = db.execute("SELECT COUNT(*) FROM identities").fetchone()[0]
+                db.execute(
+                    """
+                    INSERT INTO identities (name, name_key, created_at, updated_at)
+                    SELECT name, name_key, created_at, updated_at FROM incoming.identities
+                    WHERE name_key NOT IN (SELECT name_key FROM main.identities)
+                    """
+                )
+                created = db.execute("SELECT COUNT(*) FROM identities").fetchone()[0] - before
+                faces = db.execute(
+                    """
+                    SELECT f.id, i.name_key, f.source_model, f.crop_jpeg, f.landmarks, f.bbox,
+                           f.detection_score, f.created_at
+                    FROM incoming.faces f JOIN incoming.identities i ON i.id = f.identity_id ORDER BY f.id
+                    """
+                ).fetchall()
+                embeddings = 0
+                for old_id, key, model, crop, landmarks, bbox, score, created_at in faces:
+                    cursor = db.execute(
+                        """
+                        INSERT INTO faces (identity_id, source_model, crop_jpeg, landmarks, bbox,
+                                           detection_score, created_at)
+                        SELECT id, ?, ?, ?, ?, ?, ? FROM identities WHERE name_key = ?
+                        """,
+                        (model, crop, landmarks, bbox, score, created_at, key),
+                    )
+                    embeddings += db.execute(
+                        """
+                        INSERT INTO embeddings (face_id, model_id, dim, vector, created_at)
+                        SELECT ?, model_id, dim, vector, created_at FROM incoming.embeddings WHERE face_id = ?
+                        """,
+                        (cursor.lastrowid, old_id),
+                    ).rowcount
+        finally:
+            self._db.execute("DETACH DATABASE incoming")
+        return ImportSummary(created, len(faces), embeddings, replace)
 
     def delete_identity(self, identity_id: int) -> list[int]:
         """Remove an identity with all its samples; the ids of the samples removed."""
