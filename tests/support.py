@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,3 +63,15 @@ def make_config(data_dir: Path, **overrides: Any) -> Config:
 
 def image_json(path: Path, **fields: Any) -> dict[str, Any]:
     return {"image": base64.b64encode(path.read_bytes()).decode("ascii"), **fields}
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims a huge size: a decompression bomb."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )

@@ -10,9 +10,7 @@ import contextlib
 import io
 import json
 import os
-import struct
 import urllib.parse
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from hailo_face_server.api.errors import STATUS_BY_CODE
 from hailo_face_server.errors import ImageTooLarge, InvalidImage, UnsupportedMediaType
 from hailo_face_server.imaging import decode_image
 from tests.reliability.conftest import Server
-from tests.support import FACES_DIR
+from tests.support import FACES_DIR, png_claiming
 
 EXAMPLES = int(os.environ.get("HAILO_FACE_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -51,16 +49,6 @@ def damaged_images(draw: st.DrawFn) -> bytes:
         if data:
             data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
     return bytes(data)
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 32)) + chunk(b"IEND", b"")
-    )
 
 
 @FUZZ

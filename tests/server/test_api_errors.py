@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import struct
-import zlib
 from typing import Any
 
 import pytest
@@ -14,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from PIL import Image
 
 from tests.server.conftest import AppFactory
-from tests.support import Faces, image_json
+from tests.support import Faces, image_json, png_claiming
 
 Client = TestClient[web.Request, web.Application]
 
@@ -32,18 +30,6 @@ async def expect_error(response: Any, status: int, code: str) -> dict[str, Any]:
 
 async def assert_gallery_empty(client: Client) -> None:
     assert (await (await client.get("/v1/database/list")).json())["identities"] == []
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims a huge size (a decompression bomb)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-    )
 
 
 def encoded(image: Image.Image, image_format: str) -> bytes:
