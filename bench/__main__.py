@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import hailo_host, load, per_image, report, search, startup
+from bench import descriptor, hailo_host, load, per_image, report, search, startup
 
-SUITES = ("per_image", "search", "load", "startup", "hailo_host")
+SUITES = ("descriptor", "per_image", "search", "load", "startup", "hailo_host")
 
 
 def machine() -> str:
@@ -37,6 +37,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     suites = args.only or SUITES
+    if "descriptor" in suites:
+        results["descriptor"] = descriptor.run(repeats=2 if smoke else 10)
     if "per_image" in suites:
         results["per_image"] = per_image.run(repeats=1 if smoke else 5, smoke=smoke)
     if "search" in suites:

@@ -14,6 +14,21 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
 
 def markdown(results: dict[str, Any]) -> str:
     parts = [f"Machine: {results['machine']}", ""]
+    described = results.get("descriptor")
+    if described:
+        parts += [
+            "### Face descriptor: dlib against our onnxruntime conversion (median ms)",
+            "",
+            f"Conversion (once): {described['conversion_s']} s; largest difference from dlib's descriptor: "
+            f"{described['max_abs_difference']:.1e}",
+            "",
+        ]
+        parts.append(_table(
+            ["chips", "dlib", "onnxruntime", "onnxruntime per face", "speed-up"],
+            [[label, r["dlib_ms"], r["onnxruntime_ms"], r["onnxruntime_per_face_ms"], f"{r['speed_up']}x"]
+             for label, r in described["rows"].items()],
+        ))  # fmt: skip
+        parts.append("")
     per_image = results.get("per_image")
     if per_image:
         parts += ["### Per image (median ms; ratio = our HTTP time / face_recognition's in-process time)", ""]

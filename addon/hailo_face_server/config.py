@@ -47,6 +47,7 @@ SCHEMA = vol.Schema(
             vol.Optional("recognition_threshold", default=0.5): float_range(0.0, 1.0),
             vol.Optional("max_faces", default=10): int_range(1, 100),
             vol.Optional("min_face_size", default=40): int_range(16, 4096),
+            vol.Optional("cpu_descriptor", default="onnxruntime"): one_of(("onnxruntime", "dlib")),
         },
         vol.Optional("hailo", default={}): {
             vol.Optional("model_dir", default="data/models"): vol.All(text, vol.Length(min=1)),
@@ -101,6 +102,7 @@ class FaceRecognitionConfig:
     recognition_threshold: float
     max_faces: int
     min_face_size: int
+    cpu_descriptor: str  # onnxruntime (dlib's ResNet converted once) or dlib
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ def test_every_benchmark_runs_and_reports(tmp_path: Path) -> None:
     assert all(level["ok"] + level["refused_503"] == level["requests"] for level in results["load"]["levels"])
     assert results["startup"]["ready_s_median"] > 0
     assert results["hailo_host"][0]["faces"] == 1
+    assert results["descriptor"]["max_abs_difference"] <= 1e-4
+    assert results["descriptor"]["rows"]["batch of 6"]["speed_up"] > 1
     table = (tmp_path / "results.md").read_text()
     assert "| 1 face, 640px |" in table
     for plot in ("latency.png", "search.png"):

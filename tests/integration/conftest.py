@@ -32,8 +32,9 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 
 @pytest.fixture(scope="session")
 def cpu_backend() -> Iterator[CpuBackend]:
-    # No helper processes: the HA harness fails a test that leaves threads behind.
-    backend = CpuBackend(helper_processes=0)
+    # No helper processes or scan threads: the HA harness fails a test that
+    # leaves Python threads behind (onnxruntime's own threads are not Python's).
+    backend = CpuBackend(helper_processes=0, scan_threads=1)
     yield backend
     backend.close()
 

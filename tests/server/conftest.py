@@ -18,7 +18,17 @@ from tests.support import SharedBackend, make_config
 
 @pytest.fixture(scope="session")
 def cpu_backend() -> Iterator[CpuBackend]:
+    """The CPU backend as the server runs it: descriptors on onnxruntime."""
     backend = CpuBackend()
+    assert backend.info.models["embedder_runtime"] == "onnxruntime"
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def dlib_cpu_backend() -> Iterator[CpuBackend]:
+    """The fallback: dlib's own descriptor in helper processes."""
+    backend = CpuBackend(descriptor="dlib")
     yield backend
     backend.close()
 
@@ -30,9 +40,11 @@ AppFactory = Callable[..., Awaitable[TestClient[web.Request, web.Application]]]
 def start_app(aiohttp_client: Any, cpu_backend: CpuBackend, tmp_path: Path) -> AppFactory:
     """Start the real app; keyword overrides use section__key, e.g. server__api_key="k"."""
 
-    async def start(data_dir: Path | None = None, **overrides: Any) -> TestClient[web.Request, web.Application]:
+    async def start(
+        data_dir: Path | None = None, *, backend: CpuBackend | None = None, **overrides: Any
+    ) -> TestClient[web.Request, web.Application]:
         config = make_config(data_dir or tmp_path, **overrides)
-        shared = SharedBackend(cpu_backend)
+        shared = SharedBackend(backend or cpu_backend)
         client: TestClient[web.Request, web.Application] = await aiohttp_client(
             create_app(config, backend_factory=lambda _name: shared)
         )

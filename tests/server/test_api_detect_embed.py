@@ -131,7 +131,8 @@ async def test_health_and_info_describe_the_server(client: Client) -> None:
     assert health["identities"] == 0 and health["faces"] == 0
     assert health["faces_pending"] == 0
     assert "reembedding" not in health
-    assert set(health["models"]) == {"detector", "landmarks", "embedder"}
+    assert set(health["models"]) == {"detector", "landmarks", "embedder", "embedder_runtime"}
+    assert health["models"]["embedder_runtime"] == "onnxruntime"
     assert "version" in health
     assert len(health["server_id"]) == 32
     info = await (await client.get("/v1/info")).json()

@@ -1,4 +1,4 @@
-"""The CPU backend across threads and helper processes gives the answers dlib gives alone."""
+"""The CPU backend with dlib's own descriptor, across threads and helper processes, gives dlib's answers."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from tests.support import Faces
 
 @pytest.fixture(scope="module")
 def two_helpers() -> CpuBackend:
-    backend = CpuBackend(helper_processes=2)
+    backend = CpuBackend(helper_processes=2, descriptor="dlib")
     deadline = time.monotonic() + 30
-    while not all(h.ready.is_set() for h in backend._pool._helpers):  # type: ignore[union-attr]
+    while not all(h.ready.is_set() for h in backend._descriptor._pool._helpers):  # type: ignore[attr-defined]
         assert time.monotonic() < deadline, "the descriptor helpers did not start"
         time.sleep(0.05)
     yield backend
@@ -30,7 +30,7 @@ def test_descriptors_from_helpers_equal_dlibs_own(two_helpers: CpuBackend, faces
     found = two_helpers.detect(pixels, min_face_size=40, threshold=0.5)
     chips = two_helpers.aligner.align(pixels, found.landmarks)
     from_helpers = two_helpers.embed(chips)
-    local = describe_chips(two_helpers._descriptor, chips)
+    local = describe_chips(two_helpers._descriptor._model, chips)  # type: ignore[attr-defined]
     assert np.allclose(from_helpers, local / np.linalg.norm(local, axis=1, keepdims=True), atol=1e-6)
 
 
@@ -52,9 +52,10 @@ def test_concurrent_requests_get_the_same_answers_as_one_at_a_time(two_helpers: 
 
 
 def test_a_helper_that_dies_is_replaced_by_local_work(faces: Faces, caplog: pytest.LogCaptureFixture) -> None:
-    backend = CpuBackend(helper_processes=1)
+    backend = CpuBackend(helper_processes=1, descriptor="dlib")
     try:
-        (helper,) = backend._pool._helpers  # type: ignore[union-attr]
+        pool = backend._descriptor._pool  # type: ignore[attr-defined]
+        (helper,) = pool._helpers
         helper.ready.wait(30)
         helper.process.kill()
         helper.process.wait()
@@ -64,7 +65,7 @@ def test_a_helper_that_dies_is_replaced_by_local_work(faces: Faces, caplog: pyte
         assert vectors.shape == (1, 128)
         assert abs(float(np.linalg.norm(vectors[0])) - 1) < 1e-5
         assert "descriptor helper process stopped" in caplog.text
-        assert backend._pool._helpers == []  # type: ignore[union-attr]
+        assert pool._helpers == []
         assert backend.embed(backend.aligner.align(pixels, found.landmarks)).shape == (1, 128)
     finally:
         backend.close()

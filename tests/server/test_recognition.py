@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from tests.server.conftest import AppFactory
 from tests.support import PEOPLE, Faces, image_json
 
 Client = TestClient[web.Request, web.Application]
+
+
+@pytest.fixture(params=["onnxruntime", "dlib"])
+async def client(request: pytest.FixtureRequest, start_app: AppFactory) -> Client:
+    """The same recognitions with both descriptor implementations: the names must not differ."""
+    backend = request.getfixturevalue("cpu_backend" if request.param == "onnxruntime" else "dlib_cpu_backend")
+    return await start_app(backend=backend)
 
 
 async def enrol_everyone(client: Client, faces: Faces) -> None:

@@ -19,8 +19,16 @@ def create_backend(config: Config) -> FaceBackend:
     from hailo_face_server.backends.hailo_errors import device_node_present
 
     choice = config.face_recognition.backend
+
+    def cpu() -> CpuBackend:
+        # The converted descriptor model lives with the data (the app: /data/models).
+        return CpuBackend(
+            descriptor=config.face_recognition.cpu_descriptor,
+            model_cache_dir=config.database.db_file.parent / "models",
+        )
+
     if choice == "cpu":
-        return CpuBackend()
+        return cpu()
     if choice == "hailo":
         return HailoBackend(config.hailo)
     try:
@@ -29,6 +37,6 @@ def create_backend(config: Config) -> FaceBackend:
         # Without a Hailo device this is the normal case; with one, something needs fixing.
         level = logging.WARNING if device_node_present() else logging.INFO
         _LOGGER.log(level, "Hailo backend unavailable, using the CPU backend instead: %s", err)
-        backend = CpuBackend()
+        backend = cpu()
         backend.fallback_reason = str(err)
         return backend

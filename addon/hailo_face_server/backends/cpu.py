@@ -7,13 +7,16 @@ import math
 import os
 import pickle
 import queue
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from hailo_face_server.backends import hog_schedule
 from hailo_face_server.backends.base import BackendInfo, Detections, FaceBackend, l2_normalize
-from hailo_face_server.backends.descriptor_pool import DescriptorPool, describe_chips
+from hailo_face_server.backends.descriptors import load_descriptor
 from hailo_face_server.backends.dlib_models import (
     DESCRIPTOR_CHIP_PADDING,
     DESCRIPTOR_CHIP_SIZE,
@@ -29,20 +32,9 @@ MODEL_ID = "dlib_resnet_v1"
 EMBEDDING_DIM = 128
 CALIBRATION = SimilarityCalibration(centre=0.92, width=0.01)
 
-# dlib's frontal HOG detector scans an 80 x 80 window over an image pyramid,
-# so the smallest face it finds is about 80 pixels at the scale it runs at.
-HOG_WINDOW = 80
-# Detection work grows with the pixels scanned; past this the scale is capped
-# (a 1080p frame still gets 40-pixel faces, a 4K frame about 80-pixel faces).
-MAX_DETECTION_PIXELS = 8_500_000
-# A second, cheap pass on a small copy of the image padded at its borders finds
-# faces that fill the frame (tight crops), whose detection window would
-# otherwise stick out of the image.
-LARGE_FACE_SIDE = 200
-LARGE_FACE_PADDING = 0.2
 SAME_FACE_IOU = 0.4
-# Descriptors run in helper processes, one per core (see descriptor_pool).
-MAX_DESCRIPTOR_HELPERS = 4
+MAX_SCAN_THREADS = 4
+CUT_TOLERANCE = 2.0  # pixels: a face this close to a strip's cut was cut
 # HOG margins are mapped to 0..1 by a logistic; 0.5 is dlib's own threshold.
 SCORE_SLOPE = 2.0
 
@@ -81,28 +73,37 @@ class DlibChipAligner:
 
 
 class CpuBackend(FaceBackend):
-    def __init__(self, helper_processes: int | None = None) -> None:
+    def __init__(
+        self,
+        helper_processes: int | None = None,
+        *,
+        descriptor: str = "onnxruntime",
+        model_cache_dir: Path | None = None,
+        scan_threads: int | None = None,
+    ) -> None:
         dlib = import_dlib()
         files = find_model_files()
         self._dlib = dlib
         # Thread-safe in dlib (its detector is not): one for every thread.
         self._shape_predictor = dlib.shape_predictor(str(files.shape_predictor))
-        self._descriptor = dlib.face_recognition_model_v1(str(files.descriptor))
         self.aligner = DlibChipAligner(dlib)
-        if helper_processes is None:
-            helper_processes = min(os.cpu_count() or 1, MAX_DESCRIPTOR_HELPERS)
-        # Each request thread detects with a detector of its own and describes
-        # in a helper: with one thread per helper, requests use every core.
+        self._descriptor = load_descriptor(descriptor, dlib, files, model_cache_dir, helper_processes)
+        # Requests run one per core: each detects with a detector of its own
+        # and describes without holding the GIL (onnxruntime, or a helper).
         # dlib's HOG detector keeps scan state (not thread-safe). Building one
         # takes 0.6 s; copies through its binary serialisation take 4 ms.
-        self.concurrency = max(1, helper_processes)
+        self.concurrency = self._descriptor.concurrency
+        # One image's scans are shared among the cores (hog_schedule).
+        self._scanners_count = min(os.cpu_count() or 1, MAX_SCAN_THREADS) if scan_threads is None else scan_threads
+        self._scanners = (
+            ThreadPoolExecutor(self._scanners_count, thread_name_prefix="hog") if self._scanners_count > 1 else None
+        )
         detector = dlib.get_frontal_face_detector()
         serialised = pickle.dumps(detector)
         self._detectors: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._detectors.put(detector)
-        for _ in range(self.concurrency - 1):
+        for _ in range(self.concurrency + self._scanners_count):
             self._detectors.put(pickle.loads(serialised))
-        self._pool = DescriptorPool(str(files.descriptor), helper_processes) if helper_processes else None
         self.info = BackendInfo(
             name="cpu",
             model_id=MODEL_ID,
@@ -111,26 +112,24 @@ class CpuBackend(FaceBackend):
                 "detector": "dlib_hog_frontal",
                 "landmarks": "dlib_shape_predictor_5_face_landmarks",
                 "embedder": "dlib_face_recognition_resnet_model_v1",
+                "embedder_runtime": self._descriptor.name,
             },
             landmark_scheme="dlib_5",
             device="cpu",
             calibration=CALIBRATION,
-            extra={"descriptor_helper_processes": helper_processes},
+            extra={"descriptor": self._descriptor.name, "concurrency": self.concurrency},
         )
 
     def detect(self, pixels: np.ndarray, *, min_face_size: int, threshold: float) -> Detections:
         height, width = pixels.shape[:2]
         margin = hog_margin(threshold)
-        scale = min(HOG_WINDOW / min_face_size, math.sqrt(MAX_DETECTION_PIXELS / (width * height)))
-        boxes, margins = self._run_hog(pixels, scale, 0.0, margin)
-        large_scale = LARGE_FACE_SIDE / max(width, height)
-        if large_scale < scale:
-            large_boxes, large_margins = self._run_hog(pixels, large_scale, LARGE_FACE_PADDING, margin)
-            boxes = np.concatenate([boxes, large_boxes])
-            margins = np.concatenate([margins, large_margins])
-        sizes = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-        keep = sizes >= 0.9 * min_face_size
-        boxes, margins = boxes[keep], margins[keep]
+        scans = hog_schedule.plan(width, height, min_face_size, self._scanners_count)
+        if len(scans) > 1 and self._scanners is not None:
+            found = list(self._scanners.map(lambda scan: self._scan(pixels, scan, margin), scans))
+        else:
+            found = [self._scan(pixels, scan, margin) for scan in scans]
+        boxes = np.concatenate([boxes for boxes, _ in found])
+        margins = np.concatenate([margins for _, margins in found])
         keep_order = non_max_suppression(boxes, margins, SAME_FACE_IOU)
         boxes, margins = boxes[keep_order], margins[keep_order]
         landmarks = np.stack([self._landmarks(pixels, box) for box in boxes]) if len(boxes) else None
@@ -142,13 +141,26 @@ class CpuBackend(FaceBackend):
             landmarks=landmarks.astype(np.float32),
         )
 
+    def _scan(self, pixels: np.ndarray, scan: hog_schedule.Scan, margin: float) -> tuple[np.ndarray, np.ndarray]:
+        """Faces one scan finds, in image coordinates, within its size range and away from its cuts."""
+        region = pixels[scan.top : scan.bottom]
+        boxes, margins = self._run_hog(region, scan.scale, scan.padding, margin)
+        boxes[:, [1, 3]] += scan.top
+        sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        keep = (sides >= scan.min_side) & (sides < scan.max_side)
+        if scan.cut_above:
+            keep &= boxes[:, 1] > scan.top + CUT_TOLERANCE
+        if scan.cut_below:
+            keep &= boxes[:, 3] < scan.bottom - CUT_TOLERANCE
+        return boxes[keep], margins[keep]
+
     def _run_hog(
         self, pixels: np.ndarray, scale: float, padding: float, margin: float
     ) -> tuple[np.ndarray, np.ndarray]:
         height, width = pixels.shape[:2]
         if abs(scale - 1.0) > 1e-3:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            scaled = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
+            scaled = np.asarray(Image.fromarray(np.ascontiguousarray(pixels)).resize(size, Image.Resampling.BILINEAR))
         else:
             scale, scaled = 1.0, pixels
         pad = round(padding * max(scaled.shape[:2]))
@@ -171,12 +183,9 @@ class CpuBackend(FaceBackend):
     def embed(self, chips: np.ndarray) -> np.ndarray:
         if len(chips) == 0:
             return np.zeros((0, EMBEDDING_DIM), np.float32)
-        if self._pool is not None:
-            raw = self._pool.describe(self._descriptor, chips)
-        else:
-            raw = describe_chips(self._descriptor, chips)
-        return l2_normalize(raw)
+        return l2_normalize(self._descriptor.describe(chips))
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
+        self._descriptor.close()
+        if self._scanners is not None:
+            self._scanners.shutdown(wait=True)
