@@ -27,11 +27,12 @@ pip_quietly() {
     fi
 }
 
-# pip check, except for what packages installed with --no-deps declare.
+# pip check, except for what packages installed with --no-deps declare (any
+# of the repository's *-nodeps.txt: scripts/bench may have put them in .venv).
 check_dependencies() {
     local ignored="^$" file name problems
-    for file in "$@"; do
-        case "$file" in *-nodeps.txt) ;; *) continue ;; esac
+    for file in "$ROOT"/requirements*-nodeps.txt; do
+        [ -f "$file" ] || continue
         for name in $(sed -n 's/^\([A-Za-z0-9_.-]*\)==.*/\1/p' "$file"); do
             ignored="$ignored|^$(echo "$name" | tr '_' '-' | tr 'A-Z' 'a-z') "
         done
@@ -69,7 +70,7 @@ ensure_venv() {
         done
         pip_quietly install "${args[@]}"
         [ ${#nodeps[@]} -eq 0 ] || pip_quietly install --no-deps "${nodeps[@]}"
-        check_dependencies "$@"
+        check_dependencies
         echo "$digest" > "$stamp"
     fi
 }

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 import struct
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,16 @@ from hailo_face_server.config import Config, build_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FACES_DIR = Path(os.environ.get("HAILO_FACE_TEST_FACES", REPO_ROOT.parent / "shared" / "faces"))
+# The server's command, as users start it, from the environment running the tests.
+SERVER_COMMAND = str(Path(sys.executable).parent / "hailo-face-server")
 PEOPLE = ("amy", "bernadette", "howard", "leonard", "penny", "raj", "sheldon", "stuart")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @dataclass(frozen=True)

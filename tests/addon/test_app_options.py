@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,8 @@ import pytest
 
 from hailo_face_server.addon_options import addon_overrides, effective_api_key
 from hailo_face_server.config import ConfigError, load_config
+from tests.support import SERVER_COMMAND
 
-COMMAND = str(Path(sys.executable).parent / "hailo-face-server")
 DEFAULTS: dict[str, Any] = {
     "backend": "auto",
     "recognition_threshold": 0.5,
@@ -102,12 +101,12 @@ def test_bad_options_stop_start_up_naming_the_option(tmp_path: Path, content: st
 def test_the_command_line_flag_as_the_app_runs_it(tmp_path: Path) -> None:
     options = write_options(tmp_path / "data", backend="cpu", min_face_size=80)
     result = subprocess.run(
-        [COMMAND, "--app", str(options), "--check-config"], capture_output=True, text=True, check=True
+        [SERVER_COMMAND, "--app", str(options), "--check-config"], capture_output=True, text=True, check=True
     )
     config = json.loads(result.stdout)
     assert config["face_recognition"]["min_face_size"] == 80
     assert config["database"]["db_file"] == str(tmp_path / "data" / "faces.db")
     assert config["server"]["api_key"] == "***"
-    missing = subprocess.run([COMMAND, "--app", str(tmp_path / "nope.json")], capture_output=True, text=True)
+    missing = subprocess.run([SERVER_COMMAND, "--app", str(tmp_path / "nope.json")], capture_output=True, text=True)
     assert missing.returncode == 2
     assert "cannot read the app options" in missing.stderr

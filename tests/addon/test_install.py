@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REPO_ROOT
+from tests.support import REPO_ROOT, free_port
 
 INSTALL = REPO_ROOT / "addon" / "install.sh"
 DISCOVERY = REPO_ROOT / "addon" / "rootfs" / "etc" / "s6-overlay" / "scripts" / "discovery"
@@ -38,13 +38,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "== install.sh: check" in result.stdout
     return prefix
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def get(url: str, key: str | None = None) -> tuple[int, dict[str, object]]:

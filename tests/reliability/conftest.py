@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,16 +14,10 @@ from typing import Any
 
 import pytest
 
-COMMAND = str(Path(sys.executable).parent / "hailo-face-server")
+from tests.support import SERVER_COMMAND, free_port
+
 API_KEY = "reliability-key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Server:
@@ -38,7 +30,7 @@ class Server:
         self.log = data_dir.parent / f"server-{self.port}-{time.monotonic_ns()}.log"
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
-                [COMMAND, "--backend", "cpu", "--host", "127.0.0.1", "--port", str(self.port),
+                [SERVER_COMMAND, "--backend", "cpu", "--host", "127.0.0.1", "--port", str(self.port),
                  "--data-dir", str(data_dir), "--api-key", API_KEY, *args],
                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )  # fmt: skip

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.reliability.conftest import Server, free_port
-from tests.support import FACES_DIR
+from tests.reliability.conftest import Server
+from tests.support import FACES_DIR, free_port
 
 
 def metric(text: str, name: str, **labels: str) -> float:

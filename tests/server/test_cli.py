@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,23 +18,14 @@ from typing import Any
 import pytest
 
 from tests.server import hailo_fake
-from tests.support import Faces
-
-COMMAND = str(Path(sys.executable).parent / "hailo-face-server")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.support import SERVER_COMMAND, Faces, free_port
 
 
 class Server:
     def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.process = subprocess.Popen(
-            [COMMAND, "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(data_dir), *args],
+            [SERVER_COMMAND, "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(data_dir), *args],
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, **(env or {})},
@@ -144,7 +134,7 @@ def test_json_logs_carry_request_ids_and_never_the_key(tmp_path: Path, running: 
 def test_a_bad_configuration_stops_start_up_naming_the_key(tmp_path: Path) -> None:
     config = tmp_path / "hailo-face.yaml"
     config.write_text("server:\n  port: 5002\nface_recognition:\n  max_faces: -3\n  colour: blue\n")
-    result = subprocess.run([COMMAND, "--config", str(config)], capture_output=True, text=True, timeout=30)
+    result = subprocess.run([SERVER_COMMAND, "--config", str(config)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "face_recognition.max_faces" in result.stderr
     assert "face_recognition.colour: unknown key" in result.stderr
@@ -156,7 +146,7 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path, running: list[Server]) -
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
-            [COMMAND, "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(tmp_path)],
+            [SERVER_COMMAND, "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(tmp_path)],
             capture_output=True,
             text=True,
             timeout=30,
@@ -167,7 +157,7 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path, running: list[Server]) -
 
 def test_check_config_prints_the_effective_configuration(tmp_path: Path) -> None:
     result = subprocess.run(
-        [COMMAND, "--check-config", "--port", "6000", "--api-key", "k"],
+        [SERVER_COMMAND, "--check-config", "--port", "6000", "--api-key", "k"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -197,7 +187,7 @@ def test_auto_picks_the_hailo_device_when_hailort_is_there(tmp_path: Path, runni
 def test_an_explicit_hailo_backend_without_a_device_exits_with_one_clear_line(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(hailo_fake.FAKES_DIR), "HAILO_FAKE_ARCH": "none"}
     result = subprocess.run(
-        [COMMAND, "--port", str(free_port()), "--data-dir", str(tmp_path), "--backend", "hailo"],
+        [SERVER_COMMAND, "--port", str(free_port()), "--data-dir", str(tmp_path), "--backend", "hailo"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -29,11 +29,13 @@ def test_strips_cover_the_image_and_overlap_by_more_than_their_largest_face(
         assert upper.cut_below and lower.cut_above
     assert all(s.max_side > coarse.min_side for s in strips)  # no size falls between fine and coarse
     assert large.padding > 0
+    # Only the small faces' strips scan grey; larger faces keep dlib's colour scan.
+    assert all(s.grey for s in strips) and not coarse.grey and not large.grey
 
 
 def test_small_images_and_one_core_get_a_single_scan() -> None:
     (only, large) = plan(150, 150, 40, 4)
-    assert (only.scale, only.top, only.bottom, only.max_side) == (2.0, 0, 150, math.inf)
+    assert (only.scale, only.top, only.bottom, only.max_side, only.grey) == (2.0, 0, 150, math.inf, False)
     assert large.padding > 0
     (only, _large) = plan(1920, 1080, 40, 1)
     assert only.scale * 40 == pytest.approx(HOG_WINDOW, rel=0.05)

@@ -144,6 +144,8 @@ class CpuBackend(FaceBackend):
     def _scan(self, pixels: np.ndarray, scan: hog_schedule.Scan, margin: float) -> tuple[np.ndarray, np.ndarray]:
         """Faces one scan finds, in image coordinates, within its size range and away from its cuts."""
         region = pixels[scan.top : scan.bottom]
+        if scan.grey:
+            region = np.asarray(Image.fromarray(np.ascontiguousarray(region)).convert("L"))
         boxes, margins = self._run_hog(region, scan.scale, scan.padding, margin)
         boxes[:, [1, 3]] += scan.top
         sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
@@ -165,7 +167,8 @@ class CpuBackend(FaceBackend):
             scale, scaled = 1.0, pixels
         pad = round(padding * max(scaled.shape[:2]))
         if pad:
-            scaled = np.pad(scaled, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+            pad_width = ((pad, pad), (pad, pad)) + ((0, 0),) * (scaled.ndim - 2)
+            scaled = np.pad(scaled, pad_width, mode="edge")
         detector = self._detectors.get()
         try:
             rects, margins, _ = detector.run(np.ascontiguousarray(scaled), 0, margin)

@@ -6,7 +6,10 @@ scaled by ``80 / min_face_size``; that scan dominates a request.  It is split:
 - **fine** scans at that scale over horizontal strips, one per core, each
   overlapping the next by more than a face of up to twice the minimum; they
   keep only faces below twice the minimum, and none touching a cut (that
-  face lies whole in the neighbouring strip);
+  face lies whole in the neighbouring strip); they scan the grey image,
+  which costs a quarter less than colour (dlib takes the strongest of the
+  three channels' gradients) and scores the small faces of the test
+  photographs within 0.2 of it;
 - a **coarse** scan at half that scale over the whole image keeps the faces
   of twice the minimum and more (a quarter of the work);
 - a **large** scan of a small copy with a border finds faces that fill the
@@ -48,6 +51,7 @@ class Scan:
     padding: float = 0.0
     cut_above: bool = False  # the strip starts inside the image: drop faces touching its top
     cut_below: bool = False
+    grey: bool = False  # scan the luminance only
 
 
 def _first_strip_rows(height: int, workers: int, overlap: int) -> float:
@@ -65,7 +69,16 @@ def _strips(height: int, workers: int, overlap: int, *, scale: float, smallest: 
         bottom = height if k == workers - 1 else min(height, top + length)
         strip_top = max(0, round(top))
         strips.append(
-            Scan(scale, strip_top, round(bottom), smallest, largest, cut_above=strip_top > 0, cut_below=bottom < height)
+            Scan(
+                scale,
+                strip_top,
+                round(bottom),
+                smallest,
+                largest,
+                cut_above=strip_top > 0,
+                cut_below=bottom < height,
+                grey=True,
+            )
         )
         top = bottom - overlap
     # The larger strips first: the pool's first free thread takes the next scan in order.
