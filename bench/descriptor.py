@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -11,20 +10,12 @@ from typing import Any
 import numpy as np
 
 from bench.images import FACES_DIR
+from bench.timing import timed_median_ms
 from hailo_face_server.backends.cpu import CpuBackend
 from hailo_face_server.backends.descriptor_pool import describe_chips
 from hailo_face_server.backends.descriptors import OnnxDescriptor
 from hailo_face_server.backends.dlib_models import find_model_files, import_dlib
 from hailo_face_server.imaging import decode_image
-
-
-def _median_ms(fn: Any, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return round(statistics.median(times) * 1000, 1)
 
 
 def run(repeats: int) -> dict[str, Any]:
@@ -45,8 +36,8 @@ def run(repeats: int) -> dict[str, Any]:
         difference = float(np.abs(onnx.describe(chips) - describe_chips(dlib_model, chips)).max())
         rows = {}
         for label, batch in (("1 face", chips[:1]), ("batch of 6", chips)):
-            dlib_ms = _median_ms(lambda b=batch: describe_chips(dlib_model, b), repeats)
-            onnx_ms = _median_ms(lambda b=batch: onnx.describe(b), repeats)
+            dlib_ms = timed_median_ms(lambda b=batch: describe_chips(dlib_model, b), repeats)
+            onnx_ms = timed_median_ms(lambda b=batch: onnx.describe(b), repeats)
             rows[label] = {
                 "dlib_ms": dlib_ms,
                 "onnxruntime_ms": onnx_ms,

@@ -7,29 +7,19 @@ device's own compute is left out, only the host's stages are timed.
 from __future__ import annotations
 
 import functools
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.images import bench_images
+from bench.timing import timed_median_ms
 from hailo_face_server import scrfd
 from hailo_face_server.config import build_config
 from hailo_face_server.imaging import decode_image
 
 FAKES = Path(__file__).resolve().parents[1] / "tests" / "fakes"
-
-
-def _median_ms(fn: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return round(statistics.median(times) * 1000, 2)
 
 
 def _post_process(outputs: dict[str, Any], size: int, geometry: scrfd.Letterbox) -> Any:
@@ -40,6 +30,9 @@ def run(repeats: int, smoke: bool) -> list[dict[str, Any]]:
     sys.path.insert(0, str(FAKES))
     from hailo_face_server.backends.hailo import HailoBackend
     from tests.server.hailo_fake import write_model_dir
+
+    def host_ms(fn: Callable[[], Any]) -> float:
+        return timed_median_ms(fn, repeats, digits=2)
 
     rows = []
     with tempfile.TemporaryDirectory() as models:
@@ -56,10 +49,10 @@ def run(repeats: int, smoke: bool) -> list[dict[str, Any]]:
                 post_process = functools.partial(_post_process, outputs, size, geometry)
                 found = post_process()
                 chips = backend.aligner.align(pixels, found.landmarks)
-                decode = _median_ms(functools.partial(decode_image, image.jpeg, 10**8), repeats)
-                letterbox = _median_ms(functools.partial(scrfd.letterbox_image, pixels, size), repeats)
-                scrfd_decode = _median_ms(post_process, repeats)
-                align = _median_ms(functools.partial(backend.aligner.align, pixels, found.landmarks), repeats)
+                decode = host_ms(functools.partial(decode_image, image.jpeg, 10**8))
+                letterbox = host_ms(functools.partial(scrfd.letterbox_image, pixels, size))
+                scrfd_decode = host_ms(post_process)
+                align = host_ms(functools.partial(backend.aligner.align, pixels, found.landmarks))
                 rows.append(
                     {
                         "image": image.name,

@@ -15,13 +15,10 @@ import numpy as np
 
 from bench.images import FACES_DIR, BenchImage, bench_images
 from bench.server_process import ServerProcess
+from bench.timing import median_ms
 
 PEOPLE = ("amy", "bernadette", "howard", "leonard", "penny", "raj", "sheldon", "stuart")
 TOLERANCE = 0.6  # face_recognition.compare_faces' default distance
-
-
-def median_ms(samples: list[float]) -> float:
-    return round(statistics.median(samples) * 1000, 1)
 
 
 class FaceRecognitionLibrary:
