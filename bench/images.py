@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
-FACES_DIR = Path(os.environ.get("HAILO_FACE_TEST_FACES", Path(__file__).resolve().parents[2] / "shared" / "faces"))
+from tests.support import FACES_DIR
 
 WIDTHS = {"640px": 640, "1080p": 1920}
 

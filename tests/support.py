@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import struct
+import subprocess
 import sys
 import zlib
 from dataclasses import dataclass
@@ -20,7 +21,28 @@ from hailo_face_server.backends.cpu import CpuBackend
 from hailo_face_server.config import Config, build_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-FACES_DIR = Path(os.environ.get("HAILO_FACE_TEST_FACES", REPO_ROOT.parent / "shared" / "faces"))
+
+
+def find_shared_dir() -> Path:
+    """The workspace's ``shared/`` folder: beside the repository, or beside the checkout it was cloned from."""
+    beside = REPO_ROOT.parent / "shared"
+    if beside.is_dir():
+        return beside
+    try:
+        origin = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "remote", "get-url", "origin"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return beside
+    if origin and Path(origin).is_dir():
+        cloned_from = Path(origin).resolve().parent / "shared"
+        if cloned_from.is_dir():
+            return cloned_from
+    return beside
+
+
+SHARED_DIR = find_shared_dir()
+FACES_DIR = Path(os.environ.get("HAILO_FACE_TEST_FACES", SHARED_DIR / "faces"))
 # The server's command, as users start it, from the environment running the tests.
 SERVER_COMMAND = str(Path(sys.executable).parent / "hailo-face-server")
 PEOPLE = ("amy", "bernadette", "howard", "leonard", "penny", "raj", "sheldon", "stuart")

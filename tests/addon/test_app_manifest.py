@@ -13,9 +13,9 @@ import yaml
 
 from hailo_face_server import __version__
 from hailo_face_server.addon_options import OPTIONS_SCHEMA
-from tests.support import REPO_ROOT
+from tests.support import REPO_ROOT, SHARED_DIR
 
-SCHEMA = REPO_ROOT.parent / "shared" / "schemas" / "addon-config.schema.json"
+SCHEMA = SHARED_DIR / "schemas" / "addon-config.schema.json"
 ADDON = REPO_ROOT / "addon"
 
 
