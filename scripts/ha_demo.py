@@ -28,7 +28,7 @@ from typing import Any
 import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
-FACES = Path(os.environ.get("HAILO_FACE_TEST_FACES", ROOT.parent / "shared" / "faces"))
+FACES = Path(os.environ.get("TEST_FACES_DIR", ROOT.parent / "shared" / "faces"))
 BIN = Path(sys.executable).parent
 API_KEY = "demo-api-key"
 USER, PASSWORD = "demo", "demo-password-1234"

@@ -42,9 +42,9 @@ def find_shared_dir() -> Path:
 
 
 SHARED_DIR = find_shared_dir()
-FACES_DIR = Path(os.environ.get("HAILO_FACE_TEST_FACES", SHARED_DIR / "faces"))
+FACES_DIR = Path(os.environ.get("TEST_FACES_DIR", SHARED_DIR / "faces"))
 # The fake HailoRT (tests/fakes), here and in the server processes tests start, reads the same photographs.
-os.environ["HAILO_FACE_TEST_FACES"] = str(FACES_DIR)
+os.environ["TEST_FACES_DIR"] = str(FACES_DIR)
 # The server's command, as users start it, from the environment running the tests.
 SERVER_COMMAND = str(Path(sys.executable).parent / "hailo-face-server")
 PEOPLE = ("amy", "bernadette", "howard", "leonard", "penny", "raj", "sheldon", "stuart")

@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.reliability.conftest import Server
 from tests.support import FACES_DIR, PEOPLE
 
-ROUNDS = int(os.environ.get("HAILO_FACE_CRASH_ROUNDS", "6"))
+ROUNDS = int(os.environ.get("CRASH_ROUNDS", "6"))
 
 
 def teach_until_killed(server: Server, acknowledged: list[int], stop: threading.Event) -> None:

@@ -1,6 +1,6 @@
 """Fuzzing: corrupt images, bombs, odd numbers, names and bodies; every answer a 2xx or a stable 4xx.
 
-A short run is part of ./scripts/test; HAILO_FACE_FUZZ_EXAMPLES=2000 makes it long (docs/reliability.md).
+A short run is part of ./scripts/test; FUZZ_EXAMPLES=2000 makes it long (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from hailo_face_server.imaging import decode_image
 from tests.reliability.conftest import Server
 from tests.support import FACES_DIR, png_claiming
 
-EXAMPLES = int(os.environ.get("HAILO_FACE_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 LIMIT = 40_000_000
 DECODE_ERRORS = (InvalidImage, UnsupportedMediaType, ImageTooLarge)

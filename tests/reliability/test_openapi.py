@@ -19,7 +19,7 @@ from hailo_face_server.app import create_app
 from tests.reliability.conftest import AUTH, Server
 from tests.support import FACES_DIR, make_config
 
-EXAMPLES = int(os.environ.get("HAILO_FACE_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 # No 5xx, and statuses, content types, headers and bodies as described. (Not
 # "schema-valid data is accepted": a JSON schema cannot say what a decodable
 # image is, so a random but schema-valid body rightly gets a 400.)

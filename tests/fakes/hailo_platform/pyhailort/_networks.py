@@ -167,7 +167,7 @@ def _describe(chip: np.ndarray) -> np.ndarray:
 @functools.cache
 def _embedding_space() -> tuple[np.ndarray, np.ndarray]:
     """A mean face descriptor to centre on, and a fixed 512 x 128 rotation."""
-    faces = Path(os.environ.get("HAILO_FACE_TEST_FACES", Path(__file__).resolve().parents[5] / "shared" / "faces"))
+    faces = Path(os.environ.get("TEST_FACES_DIR", Path(__file__).resolve().parents[5] / "shared" / "faces"))
     models = _models()
     descriptors = []
     for path in sorted((faces / "people").glob("*/*1.png")):
