@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import inspect
 import json
 import os
 import socket
@@ -10,6 +12,7 @@ import struct
 import subprocess
 import sys
 import zlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +51,20 @@ os.environ["TEST_FACES_DIR"] = str(FACES_DIR)
 # The server's command, as users start it, from the environment running the tests.
 SERVER_COMMAND = str(Path(sys.executable).parent / "hailo-face-server")
 PEOPLE = ("amy", "bernadette", "howard", "leonard", "penny", "raj", "sheldon", "stuart")
+
+
+async def wait_until(condition: Callable[[], bool | Awaitable[bool]], what: str, seconds: float = 30.0) -> None:
+    """Wait (yielding to the event loop) until ``condition()`` holds; fail after a generous deadline.
+
+    ``condition`` may be a coroutine function (e.g. one that asks the server).
+    """
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        result = condition()
+        if await result if inspect.isawaitable(result) else result:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"timed out after {seconds} s waiting for {what}"
+        await asyncio.sleep(0.01)
 
 
 def free_port() -> int:

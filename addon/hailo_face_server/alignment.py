@@ -94,16 +94,31 @@ def warp_affine(pixels: np.ndarray, chip_to_image: np.ndarray, size: int) -> np.
     return rounded
 
 
+def invert_transform(matrix: np.ndarray) -> np.ndarray:
+    """The inverse of a 2 x 3 affine transform."""
+    square = np.vstack([matrix, [0.0, 0.0, 1.0]])
+    inverse: np.ndarray = np.linalg.inv(square)[:2]
+    return inverse
+
+
 class TemplateAligner:
-    """Aligns faces to fixed template positions of the five landmarks."""
+    """Aligns faces to fixed template positions of the five landmarks.
+
+    As ArcFace was trained (insightface's ``norm_crop``, Hailo's pipelines):
+    the least-squares similarity is fitted from the detected landmarks to the
+    template, and its inverse samples the chip. The fit the other way round is
+    not its inverse: its scale differs by about 1 % (up to 7 %).
+    """
 
     def __init__(self, template: np.ndarray, chip_size: int) -> None:
         self.template = np.asarray(template, dtype=np.float64)
         self.chip_size = chip_size
 
+    def chip_to_image(self, points: np.ndarray) -> np.ndarray:
+        return invert_transform(similarity_transform(points, self.template))
+
     def align(self, pixels: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         chips = np.zeros((len(landmarks), self.chip_size, self.chip_size, 3), dtype=np.uint8)
         for i, points in enumerate(landmarks):
-            chip_to_image = similarity_transform(self.template, points)
-            chips[i] = warp_affine(pixels, chip_to_image, self.chip_size)
+            chips[i] = warp_affine(pixels, self.chip_to_image(points), self.chip_size)
         return chips

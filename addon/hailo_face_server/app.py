@@ -21,7 +21,7 @@ from hailo_face_server.api.middlewares import (
     request_id_middleware,
 )
 from hailo_face_server.api.routes import SERVICE, routes
-from hailo_face_server.backends import BackendUnavailable, FaceBackend, create_backend
+from hailo_face_server.backends import BackendChoice, BackendUnavailable, create_backend
 from hailo_face_server.config import Config
 from hailo_face_server.service import FaceService
 
@@ -30,7 +30,7 @@ _LOGGER = logging.getLogger(__name__)
 STARTUP: web.AppKey[asyncio.Task[None]] = web.AppKey("startup", asyncio.Task)
 
 
-def create_app(config: Config, backend_factory: Callable[[Config], FaceBackend] = create_backend) -> web.Application:
+def create_app(config: Config, backend_factory: Callable[[Config], BackendChoice] = create_backend) -> web.Application:
     service = FaceService(config, backend_factory)
     middlewares: list[Middleware] = [request_id_middleware, metrics_middleware(service.metrics), error_middleware]
     if config.server.api_key:

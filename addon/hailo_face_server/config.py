@@ -56,6 +56,7 @@ SCHEMA = vol.Schema(
             vol.Optional("timeout_ms", default=5000): int_range(100, 600_000),
             vol.Optional("download_missing", default=False): boolean,
             vol.Optional("model_zoo_url", default=DEFAULT_MODEL_ZOO_URL): vol.All(text, vol.Length(min=1)),
+            vol.Optional("multi_process_service", default=False): boolean,
         },
         vol.Optional("database", default={}): {
             vol.Optional("db_file", default="data/faces.db"): vol.All(text, vol.Length(min=1)),
@@ -113,6 +114,7 @@ class HailoConfig:
     timeout_ms: int
     download_missing: bool  # fetch a missing HEF from the Model Zoo (the app does)
     model_zoo_url: str
+    multi_process_service: bool  # share the Hailo through HailoRT's service (hailort.service must run)
 
 
 @dataclass(frozen=True)

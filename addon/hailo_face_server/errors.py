@@ -87,3 +87,7 @@ class BackendError(FaceServiceError):
     """The accelerator failed; the server needs a restart."""
 
     code = "backend_error"
+
+
+class BackendTimeout(BackendError):
+    """The accelerator did not answer in time; the server needs a restart."""

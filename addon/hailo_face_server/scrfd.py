@@ -20,6 +20,8 @@ from hailo_face_server.geometry import non_max_suppression
 STRIDES = (8, 16, 32)
 ANCHORS_PER_CELL = 2
 NMS_IOU = 0.4
+# Hailo's letterbox pads with this grey; the network saw it in Hailo's pipelines.
+LETTERBOX_FILL = 114
 
 
 @dataclass(frozen=True)
@@ -53,12 +55,12 @@ def letterbox_geometry(width: int, height: int, size: int) -> Letterbox:
 
 
 def letterbox_image(pixels: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
-    """The image scaled to fit a size x size square, centred on black."""
+    """The image scaled to fit a size x size square, centred on Hailo's grey."""
     height, width = pixels.shape[:2]
     geometry = letterbox_geometry(width, height, size)
     scaled_w, scaled_h = round(width * geometry.scale), round(height * geometry.scale)
     resized = np.asarray(Image.fromarray(pixels).resize((scaled_w, scaled_h), Image.Resampling.BILINEAR))
-    canvas = np.zeros((size, size, 3), dtype=np.uint8)
+    canvas = np.full((size, size, 3), LETTERBOX_FILL, dtype=np.uint8)
     canvas[geometry.pad_y : geometry.pad_y + scaled_h, geometry.pad_x : geometry.pad_x + scaled_w] = resized
     return canvas, geometry
 

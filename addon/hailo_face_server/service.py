@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 import numpy as np
 
 from hailo_face_server import __version__
-from hailo_face_server.backends import FaceBackend, create_backend
+from hailo_face_server.backends import BackendChoice, FaceBackend, Fallback, create_backend
 from hailo_face_server.backends.base import Detections
 from hailo_face_server.config import Config
-from hailo_face_server.errors import BackendError, NotReady, ServerBusy
+from hailo_face_server.errors import BackendError, BackendTimeout, NotReady, ServerBusy
 from hailo_face_server.gallery import Gallery
 from hailo_face_server.gallery.gallery import AddedFace, GalleryStats, IdentityDetails
 from hailo_face_server.gallery.maintenance import (
@@ -77,7 +77,7 @@ class EnrolResult:
 
 
 class FaceService:
-    def __init__(self, config: Config, backend_factory: Callable[[Config], FaceBackend] = create_backend) -> None:
+    def __init__(self, config: Config, backend_factory: Callable[[Config], BackendChoice] = create_backend) -> None:
         self.config = config
         self._backend_factory = backend_factory
         self.worker = InferenceWorker(config.performance.max_queue_size)
@@ -88,6 +88,7 @@ class FaceService:
         self.status = STATUS_STARTING
         self.error: str | None = None
         self.backend: FaceBackend | None = None
+        self.fallback: Fallback | None = None
         self._pipeline: FacePipeline | None = None
         self._gallery: Gallery | None = None
         self._created = time.monotonic()
@@ -102,8 +103,9 @@ class FaceService:
         loop = asyncio.get_running_loop()
         try:
             database_ready = loop.run_in_executor(self._database, self._prepare_database)
-            backend = await self.worker.run(lambda: self._backend_factory(self.config), None)
-            self.backend = backend
+            choice = await self.worker.run(lambda: self._backend_factory(self.config), None)
+            backend = self.backend = choice.backend
+            self.fallback = choice.fallback
             await loop.run_in_executor(None, self.worker.set_concurrency, backend.concurrency)
             await database_ready
             info = backend.info
@@ -256,7 +258,7 @@ class FaceService:
             self.metrics.rejected.labels(reason=err.code).inc()
             raise
         except BackendError as err:
-            kind = "timeout" if "HAILO_TIMEOUT" in err.message else "failure"
+            kind = "timeout" if isinstance(err, BackendTimeout) else "failure"
             self.metrics.backend_errors.labels(kind=kind).inc()
             raise
 
@@ -462,8 +464,12 @@ class FaceService:
                 report["backend_details"] = info.extra
             if self.backend.problem:
                 report["problem"] = self.backend.problem
-            if self.backend.fallback_reason:
-                report["fallback"] = {"from": "hailo", "reason": self.backend.fallback_reason}
+        if self.fallback is not None:
+            report["fallback"] = {
+                "from": self.fallback.preferred,
+                "code": self.fallback.code,
+                "reason": self.fallback.reason,
+            }
         if self.ready:
             stats = await self.gallery_stats()
             report.update(

@@ -19,6 +19,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.hailo_face.config_flow import DEFAULT_OPTIONS
 from custom_components.hailo_face.const import CONF_CAMERAS, DOMAIN
 from hailo_face_server.app import create_app
+from hailo_face_server.backends import BackendChoice
 from hailo_face_server.backends.cpu import CpuBackend
 from tests.support import SharedBackend, make_config
 
@@ -56,7 +57,7 @@ class RunningServer:
     async def start(self) -> None:
         config = make_config(self.data_dir, server__api_key=self.api_key)
         shared = SharedBackend(self.backend)
-        app = create_app(config, backend_factory=lambda _config: shared)
+        app = create_app(config, backend_factory=lambda _config: BackendChoice(shared))
         self.server = TestServer(app, host="127.0.0.1", port=self.port or None)
         await self.server.start_server()
         self.port = self.server.port or 0

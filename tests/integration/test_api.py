@@ -22,7 +22,7 @@ from custom_components.hailo_face.api import (
     image_content_type,
 )
 from tests.integration.conftest import RunningServer
-from tests.support import PEOPLE, Faces
+from tests.support import PEOPLE, Faces, wait_until
 
 API_MODULE = Path(__file__).resolve().parents[2] / "custom_components" / "hailo_face" / "api.py"
 
@@ -107,7 +107,7 @@ async def test_a_busy_server_is_server_busy(hailo_server: RunningServer, faces: 
     worker = hailo_server.server.app[SERVICE].worker
     release = threading.Event()
     blockers = [asyncio.ensure_future(worker.run(release.wait, None)) for _ in range(worker.max_queue_size)]
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: worker.depth == worker.max_queue_size, "a full queue")
     try:
         async with aiohttp.ClientSession() as session:
             client = HailoFaceClient(hailo_server.url, hailo_server.api_key, session)

@@ -62,19 +62,24 @@ def test_the_apps_generated_key_is_never_logged(tmp_path: Path) -> None:
     (data / "options.json").write_text(json.dumps({"backend": "cpu", "api_key": "", "log_level": "debug"}))
     port = free_port()
     command = str(Path(sys.executable).parent / "hailo-face-server")
-    process = subprocess.Popen(
-        [command, "--app", str(data / "options.json"), "--host", "127.0.0.1", "--port", str(port)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not (data / "api_key").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(2)
-    finally:
-        process.terminate()
-        _, log = process.communicate(timeout=30)
+    log_file = tmp_path / "server.log"
+    with log_file.open("w") as log_output:
+        process = subprocess.Popen(
+            [command, "--app", str(data / "options.json"), "--host", "127.0.0.1", "--port", str(port)],
+            stderr=log_output,
+            text=True,
+        )
+        try:
+            # Wait for start-up to finish (everything it logs is then logged), however long it takes here.
+            deadline = time.monotonic() + 120
+            while "Ready in" not in log_file.read_text():
+                assert process.poll() is None, log_file.read_text()
+                assert time.monotonic() < deadline, f"the server did not become ready: {log_file.read_text()}"
+                time.sleep(0.1)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    log = log_file.read_text()
     key = (data / "api_key").read_text().strip()
     assert len(key) > 30
     assert "Ready in" in log

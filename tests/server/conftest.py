@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from hailo_face_server.app import create_app
+from hailo_face_server.backends import BackendChoice
 from hailo_face_server.backends.cpu import CpuBackend
 from tests.support import SharedBackend, make_config
 
@@ -46,7 +47,7 @@ def start_app(aiohttp_client: Any, cpu_backend: CpuBackend, tmp_path: Path) -> A
         config = make_config(data_dir or tmp_path, **overrides)
         shared = SharedBackend(backend or cpu_backend)
         client: TestClient[web.Request, web.Application] = await aiohttp_client(
-            create_app(config, backend_factory=lambda _name: shared)
+            create_app(config, backend_factory=lambda _config: BackendChoice(shared))
         )
         await wait_ready(client)
         return client

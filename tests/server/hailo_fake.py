@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from hailo_face_server.backends.hailo_models import CHIPS, MODEL_ZOO_RELEASES
+
 FAKES_DIR = Path(__file__).resolve().parents[1] / "fakes"
 
 
@@ -15,15 +17,18 @@ def install() -> None:
         sys.path.insert(0, str(FAKES_DIR))
 
 
-def write_hef(path: Path, network: str, arch: str) -> Path:
+def write_hef(path: Path, network: str, arch: str, hailort: str = "4.21") -> Path:
+    """A fake HEF of ``network`` for chip ``arch``, compiled for the HailoRT line ``hailort``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"hailo_fake_hef": 1, "network": network, "arch": arch}))
+    path.write_text(json.dumps({"hailo_fake_hef": 1, "network": network, "arch": arch, "hailort": hailort}))
     return path
 
 
 def write_model_dir(model_dir: Path) -> Path:
-    """HEFs for every chip, laid out as the server looks for them."""
-    for folder, detector in (("hailo8", "scrfd_10g"), ("hailo8l", "scrfd_2.5g"), ("hailo10h", "scrfd_10g")):
-        write_hef(model_dir / folder / f"{detector}.hef", detector, folder)
-        write_hef(model_dir / folder / "arcface_mobilefacenet.hef", "arcface_mobilefacenet", folder)
+    """Every chip's HEFs of every Model Zoo release, laid out as the Model Zoo and the server lay them."""
+    for hailort, release in MODEL_ZOO_RELEASES.items():
+        for chip in CHIPS.values():
+            if hailort.startswith(f"{chip.hailort_major}."):
+                for network in (chip.detection, chip.recognition):
+                    write_hef(model_dir / release / chip.folder / f"{network}.hef", network, chip.folder, hailort)
     return model_dir

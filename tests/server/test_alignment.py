@@ -65,6 +65,31 @@ def test_template_aligner_puts_the_landmarks_on_the_template() -> None:
         assert math.dist(centre, (x, y)) < 1.0, (i, centre, (x, y))
 
 
+def test_the_template_aligner_fits_landmarks_to_the_template_as_arcface_was_trained() -> None:
+    # Detected landmarks are never an exact similarity of the template: the
+    # two least-squares fits then differ, and ArcFace (insightface's
+    # norm_crop, Hailo's pipelines) uses landmarks -> template.
+    rng = np.random.default_rng(7)
+    image_to_chip = transform(12.0, 0.8, (-30.0, 15.0))
+    chip_to_image = np.linalg.inv(np.vstack([image_to_chip, [0, 0, 1]]))[:2]
+    aligner = TemplateAligner(ARCFACE_TEMPLATE, 112)
+    scale_differences = []
+    for _ in range(50):
+        landmarks = apply_transform(chip_to_image, ARCFACE_TEMPLATE) + rng.normal(0, 3.0, (5, 2))
+        fitted = aligner.chip_to_image(landmarks)
+        expected = np.linalg.inv(np.vstack([similarity_transform(landmarks, ARCFACE_TEMPLATE), [0, 0, 1]]))[:2]
+        assert np.allclose(fitted, expected, atol=1e-9)
+        # Mapped into the chip, the landmarks land nearer the template than with the reverse fit.
+        reverse = similarity_transform(ARCFACE_TEMPLATE, landmarks)
+        reverse_inverse = np.linalg.inv(np.vstack([reverse, [0, 0, 1]]))[:2]
+        ours = np.linalg.inv(np.vstack([fitted, [0, 0, 1]]))[:2]
+        error_ours = np.sum((apply_transform(ours, landmarks) - ARCFACE_TEMPLATE) ** 2)
+        error_reverse = np.sum((apply_transform(reverse_inverse, landmarks) - ARCFACE_TEMPLATE) ** 2)
+        assert error_ours <= error_reverse + 1e-9
+        scale_differences.append(abs(np.linalg.det(fitted[:, :2]) / np.linalg.det(reverse[:, :2]) - 1))
+    assert np.median(scale_differences) > 0.002  # the fits differ measurably
+
+
 def test_dlib_chips_are_dlibs_own(cpu_backend: CpuBackend, faces: Faces) -> None:
     dlib = __import__("dlib")
     pixels = decode_image(faces.group("bbt3.jpg").read_bytes(), 10**8).pixels

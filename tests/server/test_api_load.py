@@ -12,10 +12,11 @@ from aiohttp.test_utils import TestClient
 
 from hailo_face_server.api.routes import SERVICE
 from hailo_face_server.app import create_app
-from hailo_face_server.backends.base import BackendUnavailable, FaceBackend
+from hailo_face_server.backends.base import BackendChoice, BackendUnavailable
+from hailo_face_server.config import Config
 from hailo_face_server.service import FaceService
 from tests.server.conftest import AppFactory
-from tests.support import PEOPLE, Faces, SharedBackend, image_json, make_config
+from tests.support import PEOPLE, Faces, SharedBackend, image_json, make_config, wait_until
 
 Client = TestClient[web.Request, web.Application]
 
@@ -32,13 +33,9 @@ async def test_a_full_queue_answers_503_with_retry_after_and_health_still_answer
     release = threading.Event()
     # Occupy the backend's thread so that requests pile up behind it.
     blocker = asyncio.ensure_future(worker.run(release.wait, None))
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: worker.depth == 1, "the blocking job")
     queued = asyncio.ensure_future(client.post("/v1/recognize", json=image_json(faces.person("amy", 1))))
-    for _ in range(100):
-        if worker.depth == 2:
-            break
-        await asyncio.sleep(0.02)
-    assert worker.depth == 2
+    await wait_until(lambda: worker.depth == 2, "the queued request")
     for _ in range(3):
         response = await client.post("/v1/recognize", json=image_json(faces.person("amy", 2)))
         assert response.status == 503
@@ -87,9 +84,9 @@ async def test_concurrent_teaching_loses_nothing(start_app: AppFactory, faces: F
 async def test_requests_while_starting_get_not_ready(aiohttp_client: Any, cpu_backend: Any, tmp_path: Path) -> None:
     loaded = threading.Event()
 
-    def slow_backend(_name: str) -> FaceBackend:
+    def slow_backend(_config: Config) -> BackendChoice:
         loaded.wait(10)
-        return SharedBackend(cpu_backend)
+        return BackendChoice(SharedBackend(cpu_backend))
 
     client = await aiohttp_client(create_app(make_config(tmp_path), backend_factory=slow_backend))
     health = await client.get("/health")
@@ -99,23 +96,25 @@ async def test_requests_while_starting_get_not_ready(aiohttp_client: Any, cpu_ba
     assert response.status == 503
     assert (await response.json())["error"]["code"] == "not_ready"
     loaded.set()
-    for _ in range(200):
-        if (await client.get("/health")).status == 200:
-            break
-        await asyncio.sleep(0.02)
+
+    async def ready() -> bool:
+        return (await client.get("/health")).status == 200
+
+    await wait_until(ready, "the server to become ready")
     assert (await client.get("/v1/info")).status == 200
 
 
 async def test_a_backend_that_cannot_start_is_reported_by_health(aiohttp_client: Any, tmp_path: Path) -> None:
-    def broken(_name: str) -> FaceBackend:
+    def broken(_config: Config) -> BackendChoice:
         raise BackendUnavailable("No Hailo device found at /dev/hailo0")
 
     client = await aiohttp_client(create_app(make_config(tmp_path), backend_factory=broken))
-    for _ in range(100):
-        body = await (await client.get("/health")).json()
-        if body["status"] != "starting":
-            break
-        await asyncio.sleep(0.02)
+
+    async def started() -> bool:
+        return bool((await (await client.get("/health")).json())["status"] != "starting")
+
+    await wait_until(started, "start-up to end")
+    body = await (await client.get("/health")).json()
     assert body["status"] == "error"
     assert "No Hailo device" in body["error"]
     response = await client.post("/v1/recognize", data=b"x", headers={"Content-Type": "image/jpeg"})

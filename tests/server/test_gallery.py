@@ -171,6 +171,7 @@ def test_integrity_check_reports_damage(tmp_path: Path) -> None:
 async def test_a_damaged_database_is_reported_at_start_up(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, cpu_backend: object
 ) -> None:
+    from hailo_face_server.backends import BackendChoice
     from hailo_face_server.service import FaceService
     from tests.support import SharedBackend, make_config
 
@@ -187,7 +188,8 @@ async def test_a_damaged_database_is_reported_at_start_up(
     data[start : start + 8] = b"\x07" * 8  # an invalid b-tree page header
     path.write_bytes(bytes(data))
 
-    service = FaceService(make_config(tmp_path), backend_factory=lambda _name: SharedBackend(cpu_backend))  # type: ignore[arg-type]
+    shared = SharedBackend(cpu_backend)  # type: ignore[arg-type]
+    service = FaceService(make_config(tmp_path), backend_factory=lambda _config: BackendChoice(shared))
     with contextlib.suppress(Exception):  # a damaged file may also fail to open; the log line is what matters
         await service.start()
     await service.stop()

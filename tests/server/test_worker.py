@@ -10,6 +10,7 @@ import pytest
 
 from hailo_face_server.errors import RequestTimeout, ServerBusy
 from hailo_face_server.worker import InferenceWorker
+from tests.support import wait_until
 
 
 async def test_jobs_never_overlap() -> None:
@@ -37,7 +38,7 @@ async def test_the_queue_refuses_work_beyond_its_size() -> None:
     worker = InferenceWorker(max_queue_size=3)
     release = threading.Event()
     jobs = [asyncio.ensure_future(worker.run(release.wait, 5)) for _ in range(3)]
-    await asyncio.sleep(0.01)
+    await wait_until(lambda: worker.depth == 3, "three admitted jobs")
     with pytest.raises(ServerBusy) as refused:
         await worker.run(lambda: None, 5)
     assert refused.value.retry_after >= 1
@@ -53,7 +54,7 @@ async def test_a_job_that_waits_too_long_is_given_up_and_never_runs() -> None:
     release = threading.Event()
     ran: list[str] = []
     blocker = asyncio.ensure_future(worker.run(release.wait, 5))
-    await asyncio.sleep(0.01)
+    await wait_until(lambda: worker.depth == 1, "the blocking job")
     with pytest.raises(RequestTimeout):
         await worker.run(lambda: ran.append("late"), 0.05)
     release.set()

@@ -102,6 +102,13 @@ SCHEMAS: dict[str, Any] = {
             "identities": {"type": "integer"},
             "faces": {"type": "integer"},
             "faces_pending": {"type": "integer"},
+            "fallback": {
+                "type": "object",
+                "description": "Why the backend in use is not the one preferred (e.g. code device_busy: "
+                "another program holds the Hailo)",
+                "required": ["from", "code", "reason"],
+                "properties": {"from": {"type": "string"}, "code": {"type": "string"}, "reason": {"type": "string"}},
+            },
         },
     },
     "Info": {

@@ -4,15 +4,30 @@ from __future__ import annotations
 
 import logging
 
-from hailo_face_server.backends.base import BackendInfo, BackendUnavailable, Detections, FaceBackend
+from hailo_face_server.backends.base import (
+    BackendChoice,
+    BackendInfo,
+    BackendUnavailable,
+    Detections,
+    FaceBackend,
+    Fallback,
+)
 from hailo_face_server.config import Config
 
 _LOGGER = logging.getLogger(__name__)
 
-__all__ = ["BackendInfo", "BackendUnavailable", "Detections", "FaceBackend", "create_backend"]
+__all__ = [
+    "BackendChoice",
+    "BackendInfo",
+    "BackendUnavailable",
+    "Detections",
+    "FaceBackend",
+    "Fallback",
+    "create_backend",
+]
 
 
-def create_backend(config: Config) -> FaceBackend:
+def create_backend(config: Config) -> BackendChoice:
     """Load the configured backend; ``auto`` tries the Hailo NPU and falls back to the CPU."""
     from hailo_face_server.backends.cpu import CpuBackend
     from hailo_face_server.backends.hailo import HailoBackend
@@ -28,15 +43,13 @@ def create_backend(config: Config) -> FaceBackend:
         )
 
     if choice == "cpu":
-        return cpu()
+        return BackendChoice(cpu())
     if choice == "hailo":
-        return HailoBackend(config.hailo)
+        return BackendChoice(HailoBackend(config.hailo))
     try:
-        return HailoBackend(config.hailo)
+        return BackendChoice(HailoBackend(config.hailo))
     except BackendUnavailable as err:
         # Without a Hailo device this is the normal case; with one, something needs fixing.
-        level = logging.WARNING if device_node_present() else logging.INFO
-        _LOGGER.log(level, "Hailo backend unavailable, using the CPU backend instead: %s", err)
-        backend = cpu()
-        backend.fallback_reason = str(err)
-        return backend
+        level = logging.WARNING if device_node_present() or err.code == "device_busy" else logging.INFO
+        _LOGGER.log(level, "Hailo backend unavailable, using the CPU backend instead: %s", err.message)
+        return BackendChoice(cpu(), Fallback(preferred="hailo", code=err.code, reason=err.message))

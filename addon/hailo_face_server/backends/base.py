@@ -23,7 +23,12 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
 
 
 class BackendUnavailable(Exception):
-    """The backend cannot start here; the message says why and what to do."""
+    """The backend cannot start here; the message says why and what to do, the code what kind of problem."""
+
+    def __init__(self, message: str, code: str = "unavailable") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,6 @@ class FaceBackend(ABC):
     concurrency: int = 1
     # Set when the backend failed in a way only a restart mends (e.g. a device timeout).
     problem: str | None = None
-    # Set when this backend was chosen because the preferred one could not start.
-    fallback_reason: str | None = None
 
     @abstractmethod
     def detect(self, pixels: np.ndarray, *, min_face_size: int, threshold: float) -> Detections:
@@ -85,3 +88,20 @@ class FaceBackend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release the device or helper processes."""
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """Why the backend in use is not the one preferred."""
+
+    preferred: str  # the backend that could not start
+    code: str  # BackendUnavailable.code, e.g. device_busy
+    reason: str
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """The backend that started, and the fallback that led to it, if any."""
+
+    backend: FaceBackend
+    fallback: Fallback | None = None

@@ -18,9 +18,9 @@ from hailo_face_server import scrfd
 from hailo_face_server.alignment import ARCFACE_CHIP_SIZE, ARCFACE_TEMPLATE, TemplateAligner
 from hailo_face_server.backends.base import BackendInfo, BackendUnavailable, Detections, FaceBackend, l2_normalize
 from hailo_face_server.backends.hailo_errors import driver_version, explain, status_of
-from hailo_face_server.backends.hailo_models import chip_models, locate_hefs
+from hailo_face_server.backends.hailo_models import chip_models, chip_name, locate_hefs
 from hailo_face_server.config import HailoConfig
-from hailo_face_server.errors import BackendError
+from hailo_face_server.errors import BackendError, BackendTimeout
 from hailo_face_server.matching import SimilarityCalibration
 
 _LOGGER = logging.getLogger(__name__)
@@ -37,13 +37,18 @@ def import_hailort() -> Any:
         import hailo_platform
     except ImportError as err:
         raise BackendUnavailable(
-            f"HailoRT's Python binding (hailo_platform) is not installed or does not load: {err}"
+            f"HailoRT's Python binding (hailo_platform) is not installed or does not load: {err}", "not_installed"
         ) from err
     return hailo_platform
 
 
 class HailoNetwork:
-    """One configured network with reusable bindings; UINT8 in, dequantised FLOAT32 out."""
+    """One configured network with reusable bindings; UINT8 in, dequantised FLOAT32 out.
+
+    ``run`` sends each binding as one asynchronous request; more than the
+    model's async queue holds makes HailoRT answer HAILO_QUEUE_IS_FULL and
+    shut the configured model down, so frames go in chunks of the queue size.
+    """
 
     def __init__(self, hailo: Any, vdevice: Any, hef: Path) -> None:
         self.hef = hef
@@ -56,18 +61,26 @@ class HailoNetwork:
         self.output_shapes = {output.name: tuple(int(v) for v in output.shape) for output in model.outputs}
         self._model = model
         self._configured = model.configure()
+        self.queue_size = max(1, int(self._configured.get_async_queue_size()))
         self._bindings: list[Any] = []
 
     def run(self, frames: np.ndarray, timeout_ms: int) -> dict[str, np.ndarray]:
         """Outputs for N input frames, each output stacked to N x its shape."""
-        while len(self._bindings) < len(frames):
-            buffers = {name: np.empty(shape, dtype=np.float32) for name, shape in self.output_shapes.items()}
-            self._bindings.append(self._configured.create_bindings(output_buffers=buffers))
-        bindings = self._bindings[: len(frames)]
-        for binding, frame in zip(bindings, frames, strict=True):
-            binding.input().set_buffer(np.ascontiguousarray(frame, dtype=np.uint8))
-        self._configured.run(bindings, timeout_ms)
-        return {name: np.stack([b.output(name).get_buffer() for b in bindings]) for name in self.output_shapes}
+        count = len(frames)
+        outputs = {name: np.empty((count, *shape), np.float32) for name, shape in self.output_shapes.items()}
+        for start in range(0, count, self.queue_size):
+            chunk = frames[start : start + self.queue_size]
+            while len(self._bindings) < len(chunk):
+                buffers = {name: np.empty(shape, dtype=np.float32) for name, shape in self.output_shapes.items()}
+                self._bindings.append(self._configured.create_bindings(output_buffers=buffers))
+            bindings = self._bindings[: len(chunk)]
+            for binding, frame in zip(bindings, chunk, strict=True):
+                binding.input().set_buffer(np.ascontiguousarray(frame, dtype=np.uint8))
+            self._configured.run(bindings, timeout_ms)
+            for name, stacked in outputs.items():
+                for offset, binding in enumerate(bindings):
+                    stacked[start + offset] = binding.output(name).get_buffer()
+        return outputs
 
 
 class HailoBackend(FaceBackend):
@@ -76,17 +89,15 @@ class HailoBackend(FaceBackend):
         self._hailo = hailo
         self._timeout_ms = config.timeout_ms
         library = str(getattr(hailo, "__version__", "unknown"))
-        self._vdevice = self._open_vdevice(library)
+        self._library = library
+        self._vdevice = self._open_vdevice(config.multi_process_service)
         try:
-            architecture, firmware = self._identify(library)
-            chip = chip_models(architecture)
-            if not library.startswith(f"{chip.hailort_major}."):
-                raise BackendUnavailable(
-                    f"{architecture} needs HailoRT {chip.hailort_major}.x, but HailoRT {library} is installed."
-                )
-            files = locate_hefs(config, chip)
-            self._detector = self._load(files.detection, library, "Loading the face detector")
-            self._recognizer = self._load(files.recognition, library, "Loading the face recognizer")
+            reported, firmware = self._identify()
+            architecture = chip_name(reported, library)
+            chip = chip_models(architecture, library)
+            files = locate_hefs(config, chip, library)
+            self._detector = self._load(files.detection, "Loading the face detector")
+            self._recognizer = self._load(files.recognition, "Loading the face recognizer")
             self._check_networks()
         except BaseException:
             self.close()
@@ -103,6 +114,7 @@ class HailoBackend(FaceBackend):
             calibration=CALIBRATION,
             extra={
                 "chip": architecture,
+                "chip_reported": reported,
                 "hailort": library,
                 "driver": driver_version(),
                 "firmware": firmware,
@@ -111,44 +123,67 @@ class HailoBackend(FaceBackend):
             },
         )
 
-    def _open_vdevice(self, library: str) -> Any:
+    def _unavailable(self, err: Exception, context: str, *, device_seen: bool | None = None) -> BackendUnavailable:
+        problem = explain(err, self._library, context, device_seen=device_seen)
+        return BackendUnavailable(problem.message, problem.code)
+
+    def _open_vdevice(self, multi_process_service: bool) -> Any:
         try:
             params = self._hailo.VDevice.create_params()
             params.scheduling_algorithm = self._hailo.HailoSchedulingAlgorithm.ROUND_ROBIN
             params.group_id = VDEVICE_GROUP
+            params.multi_process_service = multi_process_service
             return self._hailo.VDevice(params)
         except Exception as err:
-            raise BackendUnavailable(explain(err, library, "Opening the Hailo device")) from err
+            raise self._unavailable(err, "Opening the Hailo device", device_seen=self._device_seen()) from err
 
-    def _identify(self, library: str) -> tuple[str, str]:
+    def _device_seen(self) -> bool:
+        """Whether HailoRT sees a Hailo on this system (scanning works while another process holds it)."""
         try:
-            board = self._vdevice.get_physical_devices()[0].control.identify()
+            return bool(self._hailo.Device.scan())
+        except Exception:
+            return False
+
+    def _identify(self) -> tuple[str, str]:
+        # pyhailort's Control does not keep its Device alive, and a Device
+        # releases the native device when collected: hold the list while
+        # control is used ("one-liner usage of control" fails), then release.
+        devices: list[Any] = []
+        try:
+            devices = self._vdevice.get_physical_devices()
+            board = devices[0].control.identify()
         except Exception as err:
-            raise BackendUnavailable(explain(err, library, "Identifying the Hailo chip")) from err
+            raise self._unavailable(err, "Identifying the Hailo chip") from err
+        finally:
+            for device in devices:
+                device.release()
         architecture = board.device_architecture
         name = getattr(architecture, "name", str(architecture)).split(".")[-1]
         return name, str(board.firmware_version)
 
-    def _load(self, hef: Path, library: str, context: str) -> HailoNetwork:
+    def _load(self, hef: Path, context: str) -> HailoNetwork:
         try:
             return HailoNetwork(self._hailo, self._vdevice, hef)
         except Exception as err:
-            raise BackendUnavailable(explain(err, library, f"{context} from {hef}")) from err
+            raise self._unavailable(err, f"{context} from {hef}") from err
 
     def _check_networks(self) -> None:
         detector, recognizer = self._detector, self._recognizer
         size = detector.input_shape[0]
         if detector.input_shape != (size, size, 3):
-            raise BackendUnavailable(f"{detector.hef} takes {detector.input_shape}; a face detector takes S x S x 3.")
+            raise BackendUnavailable(
+                f"{detector.hef} takes {detector.input_shape}; a face detector takes S x S x 3.", "wrong_model"
+            )
         try:
             scrfd.group_outputs({n: np.zeros(s, np.float32) for n, s in detector.output_shapes.items()}, size)
         except ValueError as err:
-            raise BackendUnavailable(f"{detector.hef} does not look like SCRFD: {err}") from err
+            raise BackendUnavailable(f"{detector.hef} does not look like SCRFD: {err}", "wrong_model") from err
         chip = recognizer.input_shape[0]
         if recognizer.input_shape != (chip, chip, 3) or len(recognizer.output_shapes) != 1:
             raise BackendUnavailable(
                 f"{recognizer.hef} takes {recognizer.input_shape} and has {len(recognizer.output_shapes)} "
-                "outputs; ArcFace takes S x S x 3 and has one."
+                "outputs; ArcFace takes S x S x 3 and has one.",
+                "wrong_model",
             )
 
     def _run(self, network: HailoNetwork, frames: np.ndarray) -> dict[str, np.ndarray]:
@@ -159,9 +194,9 @@ class HailoBackend(FaceBackend):
         except Exception as err:
             timed_out = status_of(err) == "HAILO_TIMEOUT"
             context = f"Running {network.hef.stem}" + (f" (limit {self._timeout_ms} ms)" if timed_out else "")
-            self.problem = explain(err, str(getattr(self._hailo, "__version__", "")), context)
+            self.problem = explain(err, self._library, context).message
             _LOGGER.error("Hailo backend marked unhealthy: %s", self.problem)
-            raise BackendError(self.problem) from err
+            raise (BackendTimeout if timed_out else BackendError)(self.problem) from err
 
     def detect(self, pixels: np.ndarray, *, min_face_size: int, threshold: float) -> Detections:
         size = self._detector.input_shape[0]

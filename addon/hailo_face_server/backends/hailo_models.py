@@ -1,4 +1,11 @@
-"""Which HEF files each Hailo chip runs, where they are looked for, where they come from."""
+"""Which HEF files each Hailo chip runs, from which Model Zoo release, where they are looked for.
+
+A HEF is compiled by one Dataflow Compiler, which pairs with one HailoRT
+line, so the Model Zoo release is chosen from the installed HailoRT version
+(Model Zoo changelog: v2.14 <-> HailoRT 4.20 ... v2.17 <-> 4.23; the Hailo-10H
+releases carry HailoRT's own version, and the HEF format changed between
+5.1.1 and 5.2.0).
+"""
 
 from __future__ import annotations
 
@@ -8,32 +15,82 @@ from pathlib import Path
 
 from hailo_face_server.backends.base import BackendUnavailable
 from hailo_face_server.backends.model_download import DownloadFailed, download
-from hailo_face_server.config import DEFAULT_MODEL_ZOO_URL, HailoConfig
+from hailo_face_server.config import HailoConfig
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ChipModels:
     architecture: str  # as HailoRT names it (DeviceArchitectureTypes)
     folder: str  # the Model Zoo's folder for the chip, also ours under model_dir
-    model_zoo_version: str
     hailort_major: int
     detection: str
     recognition: str
 
-    def url(self, model: str, model_zoo_url: str = DEFAULT_MODEL_ZOO_URL) -> str:
-        return f"{model_zoo_url.rstrip('/')}/{self.model_zoo_version}/{self.folder}/{model}.hef"
-
-
-_LOGGER = logging.getLogger(__name__)
 
 CHIPS = {
     chip.architecture: chip
     for chip in (
-        ChipModels("HAILO8", "hailo8", "v2.17.0", 4, "scrfd_10g", "arcface_mobilefacenet"),
-        ChipModels("HAILO8L", "hailo8l", "v2.17.0", 4, "scrfd_2.5g", "arcface_mobilefacenet"),
-        ChipModels("HAILO10H", "hailo10h", "v5.2.0", 5, "scrfd_10g", "arcface_mobilefacenet"),
+        ChipModels("HAILO8", "hailo8", 4, "scrfd_10g", "arcface_mobilefacenet"),
+        ChipModels("HAILO8L", "hailo8l", 4, "scrfd_2.5g", "arcface_mobilefacenet"),
+        ChipModels("HAILO10H", "hailo10h", 5, "scrfd_10g", "arcface_mobilefacenet"),
     )
 }
+
+# HailoRT major.minor -> the Model Zoo release compiled for it.
+MODEL_ZOO_RELEASES = {
+    "4.20": "v2.14.0",
+    "4.21": "v2.15.0",  # the driver Home Assistant OS ships
+    "4.22": "v2.16.0",
+    "4.23": "v2.17.0",
+    "5.1": "v5.1.0",
+    "5.2": "v5.2.0",
+}
+
+# HailoRT 5.1.x reads the architecture from fuses and may call a Hailo-10H a
+# HAILO15H; under 5.x that name means a Hailo-10H (as hailo-apps maps it).
+ARCHITECTURE_ALIASES_5X = {"HAILO15H": "HAILO10H"}
+
+
+def chip_name(reported: str, hailort: str) -> str:
+    """The chip's name for the table above, from what ``identify()`` reported under this HailoRT."""
+    if hailort.startswith("5."):
+        return ARCHITECTURE_ALIASES_5X.get(reported, reported)
+    return reported
+
+
+def model_zoo_release(hailort: str) -> str:
+    """The Model Zoo release whose HEFs this HailoRT version loads."""
+    release = MODEL_ZOO_RELEASES.get(".".join(hailort.split(".")[:2]))
+    if release is None:
+        known = ", ".join(f"{line}.x" for line in MODEL_ZOO_RELEASES)
+        raise BackendUnavailable(
+            f"HailoRT {hailort} is not one Hailo Face knows the Model Zoo release for (known: {known}). "
+            "Set hailo.detection_hef and hailo.recognition_hef to HEFs compiled for it, "
+            "or hailo.model_zoo_url to a folder laid out as the Model Zoo's.",
+            "unknown_hailort",
+        )
+    return release
+
+
+def chip_models(architecture: str, hailort: str) -> ChipModels:
+    chip = CHIPS.get(architecture)
+    if chip is None:
+        raise BackendUnavailable(
+            f"This Hailo chip ({architecture}) is not supported; Hailo Face runs on {', '.join(sorted(CHIPS))}.",
+            "unsupported_chip",
+        )
+    if not hailort.startswith(f"{chip.hailort_major}."):
+        raise BackendUnavailable(
+            f"{architecture} needs HailoRT {chip.hailort_major}.x, but HailoRT {hailort} is installed.",
+            "hailort_mismatch",
+        )
+    return chip
+
+
+def model_url(model_zoo_url: str, release: str, chip: ChipModels, model: str) -> str:
+    return f"{model_zoo_url.rstrip('/')}/{release}/{chip.folder}/{model}.hef"
 
 
 @dataclass(frozen=True)
@@ -42,22 +99,21 @@ class HefFiles:
     recognition: Path
 
 
-def chip_models(architecture: str) -> ChipModels:
-    chip = CHIPS.get(architecture)
-    if chip is None:
-        raise BackendUnavailable(
-            f"This Hailo chip ({architecture}) is not supported; Hailo Face runs on {', '.join(sorted(CHIPS))}."
-        )
-    return chip
+def locate_hefs(config: HailoConfig, chip: ChipModels, hailort: str) -> HefFiles:
+    """The HEF paths: configured ones, or model_dir/<release>/<chip folder>/<model>.hef.
 
-
-def locate_hefs(config: HailoConfig, chip: ChipModels) -> HefFiles:
-    """The HEF paths for this chip: configured ones, or model_dir/<chip folder>/<model>.hef."""
+    The folders mirror the Model Zoo's, so a HailoRT upgrade never loads a HEF
+    of the previous release; explicit HEFs work under any HailoRT version.
+    """
     detection = Path(config.detection_hef) if config.detection_hef else None
     recognition = Path(config.recognition_hef) if config.recognition_hef else None
+    if detection and recognition:
+        folder = config.model_dir
+    else:
+        folder = config.model_dir / model_zoo_release(hailort) / chip.folder
     files = HefFiles(
-        detection=detection or config.model_dir / chip.folder / f"{chip.detection}.hef",
-        recognition=recognition or config.model_dir / chip.folder / f"{chip.recognition}.hef",
+        detection=detection or folder / f"{chip.detection}.hef",
+        recognition=recognition or folder / f"{chip.recognition}.hef",
     )
     for path, model, configured in (
         (files.detection, chip.detection, detection),
@@ -65,15 +121,22 @@ def locate_hefs(config: HailoConfig, chip: ChipModels) -> HefFiles:
     ):
         if path.is_file():
             continue
-        url = chip.url(model, config.model_zoo_url)
-        if config.download_missing and not configured:
+        if configured:
+            raise BackendUnavailable(f"Missing HEF: {path} (the configured file).", "missing_model")
+        url = model_url(config.model_zoo_url, model_zoo_release(hailort), chip, model)
+        if config.download_missing:
             _LOGGER.info("Downloading the %s model %s from %s to %s (once)", chip.folder, model, url, path)
             try:
                 size = download(url, path)
             except DownloadFailed as err:
-                raise BackendUnavailable(f"Cannot download {url}: {err}. Put the file at {path} by hand.") from err
+                raise BackendUnavailable(
+                    f"Cannot download {url}: {err}. Put the file at {path} by hand.", "download_failed"
+                ) from err
             _LOGGER.info("Downloaded %s (%.1f MB)", path, size / 1e6)
             continue
-        source = "the configured file" if configured else f"the {chip.folder} model {model}"
-        raise BackendUnavailable(f"Missing HEF: {path} ({source}). Download {url} to {path} (see docs/hailo.md).")
+        raise BackendUnavailable(
+            f"Missing HEF: {path} (the {chip.folder} model {model} for HailoRT {hailort}). "
+            f"Download {url} to {path} (see docs/hailo.md).",
+            "missing_model",
+        )
     return files

@@ -7,9 +7,10 @@ distances and keypoint offsets in units of the stride), plus a weaker
 duplicate for NMS to remove, then quantised to uint8.
 
 ArcFace: the aligned 112 x 112 chip is re-aligned the way dlib's ResNet
-wants it, described, centred on a mean face and rotated into 512-D, which
-gives ArcFace-like statistics (different people near 0, the same person
-around 0.65).  The vector is scaled and quantised like a network's output.
+wants it, described, centred on a mean face and rotated into 512-D.  The
+vector is scaled and quantised like a network's output.  Its similarities
+are dlib's, not ArcFace's: nothing about recognition accuracy or the ArcFace
+calibration can be learnt from this fake.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def _scrfd_network(name: str, prefix: str, layers: tuple[int, ...]) -> Network:
 
 
 NETWORKS = {
-    # Output layer names as in Hailo's TAPPAS post-processing for these HEFs.
+    # Output layer names of these HEFs as hailo-apps' SCRFD post-processing (scrfd.cpp) reads them.
     "scrfd_10g": _scrfd_network("scrfd_10g", "scrfd_10g", (41, 42, 43, 49, 50, 51, 56, 57, 58)),
     "scrfd_2.5g": _scrfd_network("scrfd_2.5g", "scrfd_2_5g", (42, 43, 44, 49, 50, 51, 55, 56, 57)),
     "arcface_mobilefacenet": Network(

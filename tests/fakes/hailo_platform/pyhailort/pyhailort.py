@@ -48,6 +48,10 @@ class HailoRTInvalidOperationException(HailoRTException):
     pass
 
 
+class HailoRTStreamAborted(HailoRTException):
+    pass
+
+
 def _status_error(code: int, name: str) -> HailoRTException:
     return HailoRTException(f"libhailort failed with error: {code} ({name})")
 
@@ -100,6 +104,19 @@ def _library_version() -> str:
     return str(hailo_platform.__version__)
 
 
+def _version_tuple(version: str) -> tuple[int, int]:
+    major, minor = (int(v) for v in version.split(".")[:2])
+    return major, minor
+
+
+def _async_queue_size() -> int:
+    return int(os.environ.get("HAILO_FAKE_ASYNC_QUEUE_SIZE", "4"))
+
+
+def _held_by_another_process() -> bool:
+    return os.environ.get("HAILO_FAKE_HELD", "") not in ("", "0")
+
+
 def _check_driver() -> None:
     driver = os.environ.get("HAILO_FAKE_DRIVER", "")
     if driver and driver != _library_version():
@@ -107,6 +124,8 @@ def _check_driver() -> None:
 
 
 _runs = 0
+# The last frame each network was given, for tests that check what the device saw.
+last_inputs: dict[str, np.ndarray] = {}
 
 
 def _count_run_and_maybe_hang(timeout_ms: int) -> None:
@@ -140,29 +159,76 @@ class BoardInformation:
     product_name: str = "<N/A>"
 
 
-class _Control:
+class _NativeDevice:
+    """What pyhailort's ``_pyhailort.Device`` is: a handle that ``release`` invalidates."""
+
     def __init__(self, architecture: DeviceArchitectureTypes) -> None:
-        self._architecture = architecture
+        self.architecture = architecture
+        self._valid = True
+
+    def is_valid(self) -> bool:
+        return self._valid
+
+    def release(self) -> None:
+        self._valid = False
+
+
+def _reported_architecture(architecture: DeviceArchitectureTypes) -> DeviceArchitectureTypes:
+    # HailoRT 5.1.x reads the architecture from fuses: a Hailo-10H reports HAILO15H.
+    if architecture == DeviceArchitectureTypes.HAILO10H and _version_tuple(_library_version()) == (5, 1):
+        return DeviceArchitectureTypes.HAILO15H
+    return architecture
+
+
+class _Control:
+    """As pyhailort's: it keeps the native handle, not the ``Device``, so it fails once that is collected."""
+
+    def __init__(self, device: _NativeDevice) -> None:
+        self.__device = device
+
+    @property
+    def _device(self) -> _NativeDevice:
+        if not self.__device.is_valid():
+            raise HailoRTInvalidOperationException(
+                "The device in use has been released. This can happen if 'device.release()' has been called, "
+                "or one-liner usage of control 'Device().control.XX()'"
+            )
+        return self.__device
 
     def identify(self) -> BoardInformation:
+        device = self._device
         major, minor, revision = (int(v) for v in _library_version().split(".")[:3])
-        return BoardInformation(self._architecture, HailoFirmwareVersion(major, minor, revision))
+        return BoardInformation(
+            _reported_architecture(device.architecture), HailoFirmwareVersion(major, minor, revision)
+        )
 
 
 class Device:
     def __init__(self, device_id: str | None = None) -> None:
+        self._device: _NativeDevice | None = None
         architecture = _architecture()
         if architecture is None:
             raise HailoRTException("HailoRT device not found in the system")
         self.device_id = device_id or FAKE_DEVICE_ID
-        self.control = _Control(architecture)
+        self._device = _NativeDevice(architecture)
+        self._control_object = _Control(self._device)
+
+    @property
+    def control(self) -> _Control:
+        return self._control_object
 
     @classmethod
     def scan(cls) -> list[str]:
+        # Scanning lists the device even while another process holds it.
         return [] if _architecture() is None else [FAKE_DEVICE_ID]
 
     def release(self) -> None:
-        pass
+        if self._device is not None:
+            self._device.release()
+            self._device = None
+
+    def __del__(self) -> None:
+        self.release()
 
 
 @dataclass
@@ -177,7 +243,7 @@ class _VDeviceParams:
 class VDevice:
     def __init__(self, params: _VDeviceParams | None = None, *, device_ids: list[str] | None = None) -> None:
         architecture = _architecture()
-        if architecture is None:
+        if architecture is None or _held_by_another_process():
             raise _status_error(74, "HAILO_OUT_OF_PHYSICAL_DEVICES")
         _check_driver()
         self.params = params or _VDeviceParams()
@@ -213,14 +279,21 @@ class VDevice:
             hef = json.loads(text)
             network = _networks.NETWORKS[hef["network"]]
             hef_arch = str(hef["arch"]).upper()
+            compiled_for = _version_tuple(str(hef.get("hailort", _library_version())))
         except (ValueError, KeyError, TypeError):
             raise HailoRTInvalidHEFException("Invalid HEF. See hailort.log for more information") from None
+        # A HEF from a newer Dataflow Compiler than this HailoRT pairs with, or
+        # from another major line (or 5.x minor line: the format changed
+        # between 5.1 and 5.2), does not load.
+        library = _version_tuple(_library_version())
+        if compiled_for[0] != library[0] or compiled_for > library or (library[0] == 5 and compiled_for != library):
+            raise _status_error(92, "HAILO_HEF_NOT_SUPPORTED")
         device_arch = self._architecture.name
         # A Hailo-8L HEF also runs on a Hailo-8; nothing else crosses chips.
         if hef_arch != device_arch and (hef_arch, device_arch) != ("HAILO8L", "HAILO8"):
-            if _library_version().startswith("5."):
-                raise HailoRTHEFNotCompatibleWithDevice("HEF is not compatible with device")
-            raise HailoRTInvalidHEFException("Invalid HEF. See hailort.log for more information")
+            raise HailoRTHEFNotCompatibleWithDevice(
+                "HEF file is not compatible with device. See hailort.log for more information"
+            )
         return InferModel(self, network)
 
     def release(self) -> None:
@@ -351,13 +424,25 @@ class Bindings:
 
 
 class AsyncInferJob:
+    def __init__(self, done: Any) -> None:
+        self._done = done
+
     def wait(self, timeout_ms: int) -> None:
-        pass
+        self._done(timeout_ms)
 
 
 class ConfiguredInferModel:
+    """Runs each binding as one asynchronous request, at most ``get_async_queue_size()`` in flight.
+
+    As libhailort: a request that does not fit the queue fails with
+    HAILO_QUEUE_IS_FULL and shuts the model down; after that every request
+    fails (the pipeline was aborted).
+    """
+
     def __init__(self, model: InferModel) -> None:
         self._model = model
+        self._queue_size = _async_queue_size()
+        self._shut_down = False
 
     def __enter__(self) -> ConfiguredInferModel:
         return self
@@ -373,22 +458,34 @@ class ConfiguredInferModel:
             bindings.input(name).set_buffer(buffer)
         return bindings
 
+    def get_async_queue_size(self) -> int:
+        return self._queue_size
+
     def wait_for_async_ready(self, timeout_ms: int = 1000, frames_count: int = 1) -> None:
-        pass
+        # Nothing stays in flight between calls here, so only asking for more than the queue waits.
+        if frames_count > self._queue_size:
+            time.sleep(timeout_ms / 1000)
+            raise HailoRTTimeout("Received a timeout - hailort has failed because a timeout had occurred")
 
     def run(self, bindings: list[Bindings], timeout: int) -> None:
         self.run_async(bindings).wait(timeout)
-        self._compute(bindings, timeout)
 
-    def run_async(self, bindings: list[Bindings], callback: Any = None) -> AsyncInferJob:
+    def run_async(self, bindings: list[Bindings] | Bindings, callback: Any = None) -> AsyncInferJob:
         self._model._vdevice._check_open()
-        return AsyncInferJob()
+        if self._shut_down:
+            raise HailoRTStreamAborted("Stream was aborted")
+        requests = bindings if isinstance(bindings, list) else [bindings]
+        if len(requests) > self._queue_size:
+            self.shutdown()
+            raise _status_error(82, "HAILO_QUEUE_IS_FULL")
+        return AsyncInferJob(lambda timeout_ms: self._compute(requests, timeout_ms))
 
     def _compute(self, bindings_list: list[Bindings], timeout_ms: int) -> None:
         network = self._model._network
         for bindings in bindings_list:
             _count_run_and_maybe_hang(timeout_ms)
             frame = bindings.input().get_buffer()
+            last_inputs[network.name] = frame.copy()
             raw = network.infer(frame)
             for stream in self._model.outputs:
                 out = bindings.output(stream.name).get_buffer()
@@ -400,4 +497,4 @@ class ConfiguredInferModel:
                     out[...] = quantized
 
     def shutdown(self) -> None:
-        pass
+        self._shut_down = True
