@@ -14,11 +14,14 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from hailo_face_server.api.inputs import BODY_LIMIT, BODY_TIMEOUT
 from hailo_face_server.api.middlewares import (
+    add_security_headers,
     auth_middleware,
     error_middleware,
     metrics_middleware,
     request_id_middleware,
+    site_middleware,
 )
 from hailo_face_server.api.routes import SERVICE, routes
 from hailo_face_server.backends import BackendChoice, BackendUnavailable, create_backend
@@ -32,11 +35,25 @@ STARTUP: web.AppKey[asyncio.Task[None]] = web.AppKey("startup", asyncio.Task)
 
 def create_app(config: Config, backend_factory: Callable[[Config], BackendChoice] = create_backend) -> web.Application:
     service = FaceService(config, backend_factory)
-    middlewares: list[Middleware] = [request_id_middleware, metrics_middleware(service.metrics), error_middleware]
+    middlewares: list[Middleware] = [
+        request_id_middleware,
+        metrics_middleware(service.metrics),
+        error_middleware,
+        site_middleware(config.server.allowed_origins, config.server.allowed_hosts),
+    ]
     if config.server.api_key:
         middlewares.append(auth_middleware(config.server.api_key))
-    app = web.Application(middlewares=middlewares, client_max_size=config.server.max_body_bytes)
+    # aiohttp would answer a body it cannot decompress itself, in plain text: read_body decompresses.
+    app = web.Application(
+        middlewares=middlewares,
+        client_max_size=config.server.max_body_bytes,
+        handler_args={"auto_decompress": False},
+    )
     app[SERVICE] = service
+    # aiohttp 3.11's Signal annotation does not accept a plain coroutine function here.
+    app.on_response_prepare.append(add_security_headers)  # type: ignore[arg-type]
+    app[BODY_LIMIT] = config.server.max_body_bytes
+    app[BODY_TIMEOUT] = config.server.body_timeout
     app.add_routes(routes)
     app.cleanup_ctx.append(_service_lifecycle)
     return app

@@ -16,7 +16,7 @@ from typing import Any
 import voluptuous as vol
 import yaml
 
-from hailo_face_server.validation import boolean, describe_invalid, float_range, int_range, one_of, text
+from hailo_face_server.validation import boolean, describe_invalid, float_range, int_range, one_of, text, word_list
 
 DEFAULT_MODEL_ZOO_URL = "https://hailo-model-zoo.s3.eu-west-2.amazonaws.com/ModelZoo/Compiled"
 ENV_PREFIX = "HAILO_FACE_"
@@ -40,6 +40,9 @@ SCHEMA = vol.Schema(
             vol.Optional("max_body_mb", default=10.0): float_range(0.1, 200.0),
             vol.Optional("max_image_megapixels", default=40.0): float_range(0.1, 400.0),
             vol.Optional("max_import_mb", default=500.0): float_range(1.0, 10_000.0),
+            vol.Optional("body_timeout", default=30.0): float_range(1.0, 3600.0),
+            vol.Optional("allowed_origins", default=""): word_list,
+            vol.Optional("allowed_hosts", default=""): word_list,
         },
         vol.Optional("face_recognition", default={}): {
             vol.Optional("backend", default="auto"): one_of(BACKENDS),
@@ -63,11 +66,14 @@ SCHEMA = vol.Schema(
             vol.Optional("backup_enabled", default=True): boolean,
             vol.Optional("backup_path", default="data/backups"): vol.All(text, vol.Length(min=1)),
             vol.Optional("backup_keep", default=5): int_range(1, 1000),
+            vol.Optional("max_samples_per_person", default=200): int_range(1, 100_000),
+            vol.Optional("max_gallery_mb", default=1000.0): float_range(1.0, 1_000_000.0),
         },
         vol.Optional("performance", default={}): {
             vol.Optional("worker_threads", default=2): int_range(1, 64),
             vol.Optional("max_queue_size", default=10): int_range(1, 1000),
             vol.Optional("request_timeout", default=30.0): float_range(0.1, 3600.0),
+            vol.Optional("max_decode_mb", default=1024): int_range(64, 65536),
             vol.Optional("warmup_enabled", default=False): boolean,
         },
         vol.Optional("logging", default={}): {
@@ -86,6 +92,9 @@ class ServerConfig:
     max_body_mb: float
     max_image_megapixels: float
     max_import_mb: float
+    body_timeout: float  # seconds a client may take to send a request body
+    allowed_origins: tuple[str, ...]  # browser origins allowed to change data besides the server's own
+    allowed_hosts: tuple[str, ...]  # Host header values accepted (empty: any)
 
     @property
     def max_body_bytes(self) -> int:
@@ -123,6 +132,8 @@ class DatabaseConfig:
     backup_enabled: bool
     backup_path: Path
     backup_keep: int
+    max_samples_per_person: int
+    max_gallery_mb: float
 
 
 @dataclass(frozen=True)
@@ -131,6 +142,7 @@ class PerformanceConfig:
     max_queue_size: int
     request_timeout: float
     warmup_enabled: bool
+    max_decode_mb: int  # memory all images being decoded at once may hold
 
 
 @dataclass(frozen=True)
@@ -156,6 +168,9 @@ class Config:
             for key, value in values.items():
                 if isinstance(value, Path):
                     values[key] = str(value)
+            for key, value in values.items():
+                if isinstance(value, tuple):
+                    values[key] = ",".join(value)
             described[section] = values
         if described["server"]["api_key"]:
             described["server"]["api_key"] = "***"

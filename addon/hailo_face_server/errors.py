@@ -43,6 +43,20 @@ class UnsupportedMediaType(FaceServiceError):
     code = "unsupported_media_type"
 
 
+class UnsupportedEncoding(UnsupportedMediaType):
+    code = "unsupported_encoding"
+
+
+class BodyTimeout(FaceServiceError):
+    """The client did not send its request body in time."""
+
+    code = "body_timeout"
+
+
+class ForbiddenOrigin(FaceServiceError):
+    code = "forbidden_origin"
+
+
 class PayloadTooLarge(FaceServiceError):
     code = "payload_too_large"
 

@@ -24,9 +24,12 @@ from hailo_face_server import __version__
 from hailo_face_server.backends import BackendChoice, FaceBackend, Fallback, create_backend
 from hailo_face_server.backends.base import Detections
 from hailo_face_server.config import Config
+from hailo_face_server.decode_budget import DecodeBudget
 from hailo_face_server.errors import BackendError, BackendTimeout, NotReady, ServerBusy
 from hailo_face_server.gallery import Gallery
+from hailo_face_server.gallery.export import copy_database
 from hailo_face_server.gallery.gallery import AddedFace, GalleryStats, IdentityDetails
+from hailo_face_server.gallery.limits import GalleryLimits
 from hailo_face_server.gallery.maintenance import (
     backup_database,
     integrity_problems,
@@ -84,6 +87,8 @@ class FaceService:
         self.metrics = Metrics()
         self.metrics.track_queue(lambda: self.worker.depth, config.performance.max_queue_size)
         self._images = ThreadPoolExecutor(config.performance.worker_threads, thread_name_prefix="images")
+        # Memory that the images being decoded at once may hold (performance.max_decode_mb).
+        self._decode_budget = DecodeBudget(config.performance.max_decode_mb * 1024 * 1024)
         self._database = ThreadPoolExecutor(1, thread_name_prefix="gallery")
         self.status = STATUS_STARTING
         self.error: str | None = None
@@ -95,6 +100,9 @@ class FaceService:
         self.startup_seconds: float | None = None
         self.reembedder: Reembedder | None = None
         self._reembedding: asyncio.Task[None] | None = None
+        # Counts from the database, refreshed after every change: /health reads these
+        # (and the in-memory index) and never waits in the database thread's queue.
+        self._counts = GalleryStats(identities=0, faces=0, faces_pending=0)
 
     # Lifecycle
 
@@ -107,16 +115,21 @@ class FaceService:
             backend = self.backend = choice.backend
             self.fallback = choice.fallback
             await loop.run_in_executor(None, self.worker.set_concurrency, backend.concurrency)
-            await database_ready
+            back_up = await database_ready
             info = backend.info
             self._gallery = await loop.run_in_executor(
                 self._database,
-                Gallery.open,
-                self.config.database.db_file,
-                info.model_id,
-                info.embedding_dim,
-                info.calibration,
+                functools.partial(
+                    Gallery.open,
+                    self.config.database.db_file,
+                    info.model_id,
+                    info.embedding_dim,
+                    info.calibration,
+                    limits=self._gallery_limits(),
+                ),
             )
+            if back_up:  # only a database that opened: one that fails never rotates good backups out
+                await loop.run_in_executor(self._database, self._back_up_database)
             self._pipeline = FacePipeline(backend)
             if self.config.performance.warmup_enabled:
                 await self.worker.run(self._warm_up, None)
@@ -125,8 +138,9 @@ class FaceService:
             self.error = str(err) or type(err).__name__
             raise
         self.startup_seconds = time.monotonic() - self._created
+        await self._refresh_counts()
         self.status = STATUS_OK
-        stats = await self.gallery_stats()
+        stats = self.gallery_stats()
         _LOGGER.info(
             "Ready in %.2f s: backend %s (%s), %d identities with %d face samples",
             self.startup_seconds,
@@ -159,11 +173,20 @@ class FaceService:
 
         self._reembedding = asyncio.create_task(run(), name="hailo-face-reembedding")
 
-    def _prepare_database(self) -> None:
-        """Check the database; a damaged one is set aside and the newest good backup restored."""
+    def _gallery_limits(self) -> GalleryLimits:
+        database = self.config.database
+        return GalleryLimits(
+            max_samples_per_person=database.max_samples_per_person, max_gallery_mb=database.max_gallery_mb
+        )
+
+    def _prepare_database(self) -> bool:
+        """Check the database; a damaged one is set aside and the newest good backup restored.
+
+        True when there is a database to back up: start() does so once it has opened.
+        """
         database = self.config.database
         if not database.db_file.exists():
-            return
+            return False
         problems = integrity_problems(database.db_file)
         if problems:
             aside = set_aside(database.db_file)
@@ -176,10 +199,13 @@ class FaceService:
                 f"restored the backup {restored}." if restored else "no good backup: starting with an empty gallery.",
             )
             if restored is None:
-                return
-        if database.backup_enabled:
-            target = backup_database(database.db_file, database.backup_path, database.backup_keep)
-            _LOGGER.info("Backed up the gallery to %s", target)
+                return False
+        return database.backup_enabled
+
+    def _back_up_database(self) -> None:
+        database = self.config.database
+        target = backup_database(database.db_file, database.backup_path, database.backup_keep)
+        _LOGGER.info("Backed up the gallery to %s", target)
 
     def _warm_up(self) -> None:
         assert self._pipeline is not None
@@ -213,7 +239,7 @@ class FaceService:
 
     @contextlib.contextmanager
     def admitted(self) -> Iterator[Slot]:
-        """A queue place for an image request, taken before its body is read; ServerBusy at once when full."""
+        """A queue place for an image request whose body was read; ServerBusy at once when full."""
         self._require_ready()
         try:
             slot = self.worker.admit()
@@ -224,6 +250,11 @@ class FaceService:
             yield slot
         finally:
             slot.release_unless_submitted()
+
+    def _require_loaded(self) -> tuple[FacePipeline, Gallery]:
+        if self._pipeline is None or self._gallery is None:
+            raise NotReady("The server is still starting; try again in a few seconds.")
+        return self._pipeline, self._gallery
 
     def _require_ready(self) -> tuple[FacePipeline, Gallery]:
         if self._pipeline is None or self._gallery is None or not self.ready:
@@ -240,8 +271,15 @@ class FaceService:
 
     async def _decode(self, data: bytes, timings: Timings) -> DecodedImage:
         max_pixels = self.config.server.max_image_pixels
+        budget, wait = self._decode_budget, self.config.performance.request_timeout
         with timings.measure("decode"):
-            return await self._in_image_pool(decode_image, data, max_pixels)
+            try:
+                return await self._in_image_pool(
+                    functools.partial(decode_image, data, max_pixels, budget=budget, budget_wait=wait)
+                )
+            except ServerBusy as err:
+                self.metrics.rejected.labels(reason=err.code).inc()
+                raise
 
     async def _infer(self, job: Callable[[], T], timings: Timings, slot: Slot | None = None) -> T:
         if self.backend is not None and self.backend.problem:
@@ -371,6 +409,7 @@ class FaceService:
         )
         with timings.measure("store"):
             added = await self._in_database(gallery.add, clean_name, new_face)
+        await self._refresh_counts()
         _LOGGER.info("Taught a face of %s (face %d)", added.identity.name, added.face_id)
         return EnrolResult(added, self._finish(image, detections, timings))
 
@@ -396,12 +435,14 @@ class FaceService:
     async def delete_identity(self, name: str) -> IdentityRecord:
         _, gallery = self._require_ready()
         record = await self._in_database(gallery.delete_identity, name)
+        await self._refresh_counts()
         _LOGGER.info("Forgot %s and %d face samples", record.name, record.face_count)
         return record
 
     async def delete_face(self, name: str, face_id: int) -> IdentityRecord:
         _, gallery = self._require_ready()
         record = await self._in_database(gallery.delete_face, name, face_id)
+        await self._refresh_counts()
         _LOGGER.info("Removed face %d of %s", face_id, record.name)
         return record
 
@@ -416,20 +457,28 @@ class FaceService:
         return await self._in_database(gallery.crop, name, face_id)
 
     async def export_gallery(self, target: Path) -> None:
-        _, gallery = self._require_ready()
-        await self._in_database(gallery.export_to, target)
+        """A copy of the gallery file, made on its own connection (not in the database thread's queue)."""
+        self._require_ready()
+        await asyncio.get_running_loop().run_in_executor(None, copy_database, self.config.database.db_file, target)
         _LOGGER.info("Exported the gallery")
 
     async def import_gallery(self, source: Path, *, replace: bool) -> ImportSummary:
         _, gallery = self._require_ready()
-        summary = await self._in_database(functools.partial(gallery.import_from, source, replace=replace))
+        # Reading and checking the whole file happens off the database thread (it touches only
+        # the file), so /health, list and teaching keep answering; the write is one transaction.
+        validated = await asyncio.get_running_loop().run_in_executor(None, gallery.validate_import, source)
+        summary = await self._in_database(functools.partial(gallery.import_validated, validated, replace=replace))
         _LOGGER.info(
-            "Imported a gallery (%s): %d new people, %d face samples",
+            "Imported a gallery (%s): %d new people, %d face samples, %d embeddings of unknown models dropped "
+            "(the file checked in %.1f s)",
             "replacing the old one" if replace else "merged",
             summary.identities_created,
             summary.faces,
+            summary.embeddings_dropped,
+            validated.seconds,
         )
-        if (await self.gallery_stats()).faces_pending and not self.reembedding_running:
+        await self._refresh_counts()
+        if self.gallery_stats().faces_pending and not self.reembedding_running:
             self._start_reembedding()
         return summary
 
@@ -437,9 +486,19 @@ class FaceService:
     def reembedding_running(self) -> bool:
         return self._reembedding is not None and not self._reembedding.done()
 
-    async def gallery_stats(self) -> GalleryStats:
-        _, gallery = self._require_ready()
-        stats = await self._in_database(gallery.stats)
+    async def _refresh_counts(self) -> None:
+        _, gallery = self._require_loaded()
+        self._counts = await self._in_database(gallery.stats)
+
+    def gallery_stats(self) -> GalleryStats:
+        """The gallery's counts without a database query: searchable samples are the index's."""
+        _, gallery = self._require_loaded()
+        searchable = gallery.index.sample_count
+        stats = GalleryStats(
+            identities=self._counts.identities,
+            faces=searchable,
+            faces_pending=max(0, self._counts.faces + self._counts.faces_pending - searchable),
+        )
         self.metrics.identities.set(stats.identities)
         self.metrics.faces.set(stats.faces)
         self.metrics.faces_pending.set(stats.faces_pending)
@@ -471,7 +530,7 @@ class FaceService:
                 "reason": self.fallback.reason,
             }
         if self.ready:
-            stats = await self.gallery_stats()
+            stats = self.gallery_stats()
             report.update(
                 identities=stats.identities,
                 faces=stats.faces,

@@ -28,7 +28,7 @@ def integer(value: Any) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value) <= 40:
         try:
             return int(value.strip())
         except ValueError:
@@ -40,13 +40,13 @@ def number(value: Any) -> float:
     if isinstance(value, bool):
         raise vol.Invalid("expected a number")
     result: float | None = None
-    if isinstance(value, (int, float)):
-        result = float(value)
-    elif isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, (int, float)):
+            result = float(value)
+        elif isinstance(value, str):
             result = float(value.strip())
-        except ValueError:
-            result = None
+    except (ValueError, OverflowError):  # OverflowError: an integer too large for a float
+        result = None
     if result is None or not math.isfinite(result):
         raise vol.Invalid("expected a finite number")
     return result
@@ -58,6 +58,12 @@ def text(value: Any) -> str:
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return str(value)
     raise vol.Invalid("expected a string")
+
+
+def word_list(value: Any) -> tuple[str, ...]:
+    """A list of words given as a list or as comma-separated text (e.g. from the environment)."""
+    items = [text(item) for item in value] if isinstance(value, (list, tuple)) else text(value).split(",")
+    return tuple(item.strip() for item in items if item.strip())
 
 
 def one_of(choices: tuple[str, ...], *, upper: bool = False) -> Callable[[Any], str]:

@@ -67,9 +67,10 @@ class Slot:
 class InferenceWorker:
     """Runs backend jobs (one at a time unless the backend allows more); refuses work beyond ``max_queue_size``.
 
-    ``max_queue_size`` counts the requests admitted: those still reading and
-    decoding their image, waiting for the model, or running.  A request past
-    that is refused at once, before any work is spent on it.
+    ``max_queue_size`` counts the requests admitted: those decoding their
+    image, waiting for the model, or running.  A request is admitted once its
+    body has arrived (a slow client holds no place); one past the limit is
+    refused at once, before any work is spent on it.
     """
 
     def __init__(self, max_queue_size: int) -> None:

@@ -94,7 +94,7 @@ def test_the_gallery_moves_to_another_machine_in_one_file(servers: list[Server],
     teach(new, "raj")
     status, summary = new.request("POST", "/v1/database/import", exported, {"Content-Type": "application/vnd.sqlite3"})
     assert status == 200
-    assert summary == {"mode": "merge", "identities_created": 7, "faces": 9, "embeddings": 9}
+    assert summary == {"mode": "merge", "identities_created": 7, "faces": 9, "embeddings": 9, "embeddings_dropped": 0}
     _, listing = new.request("GET", "/v1/database/list")
     counts = {i["name"]: i["faces"] for i in listing["identities"]}
     assert counts["amy"] == 2 and counts["raj"] == 2 and len(counts) == 8

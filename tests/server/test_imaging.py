@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from hailo_face_server.errors import ImageTooLarge, InvalidImage, UnsupportedMediaType
 from hailo_face_server.imaging import decode_image, face_crop_jpeg
@@ -44,6 +44,20 @@ def test_every_exif_orientation_gives_the_upright_size() -> None:
         decoded = decode_image(encode(stored, "JPEG", exif=exif.tobytes()), LIMIT)
         expected = (20, 40) if orientation >= 5 else (40, 20)
         assert (decoded.width, decoded.height) == expected, orientation
+
+
+def test_every_exif_orientation_turns_the_pixels_as_pillow_does() -> None:
+    rng = np.random.default_rng(0)
+    stored = Image.fromarray(rng.integers(0, 256, (1500, 700, 3), dtype=np.uint8))  # several strips of rows
+    for image in (stored, stored.convert("L")):
+        for orientation in range(1, 9):
+            exif = Image.Exif()
+            exif[0x0112] = orientation
+            png = encode(image, "PNG", exif=exif.tobytes())
+            expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(png))).convert("RGB"))
+            decoded = decode_image(png, LIMIT).pixels
+            assert decoded.flags.c_contiguous
+            assert np.array_equal(decoded, expected), (image.mode, orientation)
 
 
 def test_limits_and_bad_data() -> None:

@@ -1,4 +1,4 @@
-"""Request ids, API-key authentication and JSON errors for every route."""
+"""Request ids, API-key authentication, cross-site and Host checks, and JSON errors for every route."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from hailo_face_server.api.errors import error_response, http_error_response, service_error_response
-from hailo_face_server.errors import FaceServiceError
+from hailo_face_server.errors import BodyTimeout, FaceServiceError
 from hailo_face_server.metrics import Metrics
 
 _LOGGER = logging.getLogger(__name__)
@@ -59,16 +59,26 @@ def metrics_middleware(metrics: Metrics) -> Middleware:
     return count
 
 
+# nginx's status for a client that went away before its answer; never sent, only counted and logged.
+CLIENT_CLOSED_REQUEST = 499
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except FaceServiceError as err:
-        return service_error_response(err)
+        response = service_error_response(err)
+        if isinstance(err, BodyTimeout):
+            response.force_close()  # the rest of the body may still come: do not read it as a request
+        return response
     except web.HTTPException as err:
         if err.status < 400:
             raise
         return http_error_response(err)
+    except ConnectionResetError:
+        _LOGGER.info("The client closed the connection during %s %s", request.method, request.path)
+        return web.Response(status=CLIENT_CLOSED_REQUEST)
     except Exception:
         _LOGGER.exception("Unexpected error while serving %s %s", request.method, request.path)
         return error_response("internal_error", "The server failed to handle this request; see its log.")
@@ -93,3 +103,54 @@ def auth_middleware(api_key: str) -> Middleware:
         return await handler(request)
 
     return check_api_key
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def site_middleware(allowed_origins: tuple[str, ...], allowed_hosts: tuple[str, ...]) -> Middleware:
+    """Refuse what a browser may send on behalf of another web site.
+
+    A page on any site can make a browser POST a form (no preflight) to a
+    server on the LAN: a state-changing request whose ``Origin`` is neither the
+    server's own nor a configured one is refused (403 forbidden_origin).
+    Clients that are not browsers send no ``Origin`` and are not affected.
+    With ``allowed_hosts`` set, a request for another ``Host`` (DNS
+    rebinding) is refused too (403 forbidden_host); ``/health`` is exempt.
+    """
+    origins = frozenset(origin.rstrip("/").lower() for origin in allowed_origins)
+    hosts = frozenset(host.lower() for host in allowed_hosts)
+
+    @web.middleware
+    async def check_site(request: web.Request, handler: Handler) -> web.StreamResponse:
+        host = request.host.lower()
+        if hosts and request.path not in OPEN_PATHS and host not in hosts and host.rsplit(":", 1)[0] not in hosts:
+            return error_response(
+                "forbidden_host", "This server does not answer for that host name (server.allowed_hosts)."
+            )
+        if request.method not in SAFE_METHODS:
+            origin = request.headers.get("Origin")
+            if origin is not None:
+                own = f"{request.scheme}://{host}"
+                if origin.rstrip("/").lower() not in origins | {own}:
+                    return error_response(
+                        "forbidden_origin",
+                        "Requests that change data are not accepted from another web site "
+                        "(add its origin to server.allowed_origins to allow it).",
+                    )
+            elif request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+                return error_response(
+                    "forbidden_origin", "Requests that change data are not accepted from another web site."
+                )
+        return await handler(request)
+
+    return check_site
+
+
+SERVER_NAME = "hailo-face"
+
+
+async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every answer: no version banner, and no content sniffing (a stored crop is only ever an image)."""
+    response.headers["Server"] = SERVER_NAME
+    response.headers["X-Content-Type-Options"] = "nosniff"

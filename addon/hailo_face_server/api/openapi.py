@@ -26,6 +26,8 @@ def error_response(description: str) -> dict[str, Any]:
 ERRORS = {
     "400": error_response("Bad JSON, parameter, image or name"),
     "401": error_response("Missing or wrong API key"),
+    "403": error_response("From another web site (Origin), or a Host not in server.allowed_hosts"),
+    "408": error_response("The body did not arrive within server.body_timeout"),
     "413": error_response("Body or image too large"),
     "415": error_response("Unsupported content type or image format"),
     "503": {
@@ -34,7 +36,8 @@ ERRORS = {
         "content": {JSON: {"schema": ref("Error")}},
     },
 }
-AUTHED = {"401": ERRORS["401"], "503": ERRORS["503"]}
+AUTHED = {"401": ERRORS["401"], "403": ERRORS["403"], "503": ERRORS["503"]}
+GALLERY_FULL = {"507": error_response("The gallery has reached database.max_gallery_mb")}
 
 THRESHOLD = {"type": "number", "minimum": 0, "maximum": 1}
 MAX_FACES = {"type": "integer", "minimum": 1, "maximum": 100}
@@ -212,8 +215,11 @@ SCHEMAS: dict[str, Any] = {
     },
     "ImportResult": {
         "type": "object",
-        "required": ["mode", "identities_created", "faces", "embeddings"],
-        "properties": {"mode": {"type": "string", "enum": ["merge", "replace"]}},
+        "required": ["mode", "identities_created", "faces", "embeddings", "embeddings_dropped"],
+        "properties": {
+            "mode": {"type": "string", "enum": ["merge", "replace"]},
+            "embeddings_dropped": {"type": "integer", "description": "of models this server does not know"},
+        },
     },
 }
 
@@ -325,7 +331,13 @@ OPENAPI: dict[str, Any] = {
                     "min_face_size": DETECT_PARAMETERS["min_face_size"],
                 },
                 ("201", "Taught", "AddResult"),
-                {"409": error_response("Several faces (error.faces lists them)"), **NO_FACE},
+                {
+                    "409": error_response(
+                        "Several faces (error.faces lists them), or the person has database.max_samples_per_person"
+                    ),
+                    **NO_FACE,
+                    **GALLERY_FULL,
+                },
                 required=("name",),
             )
         },
@@ -375,8 +387,11 @@ OPENAPI: dict[str, Any] = {
                 "responses": {
                     "200": ok("Imported", "ImportResult"),
                     "400": ERRORS["400"],
+                    "408": ERRORS["408"],
+                    "409": error_response("A person would have more than database.max_samples_per_person"),
                     "413": ERRORS["413"],
                     "415": ERRORS["415"],
+                    **GALLERY_FULL,
                 }
                 | AUTHED,
             }

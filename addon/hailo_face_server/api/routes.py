@@ -48,11 +48,15 @@ async def info(request: web.Request) -> web.Response:
     return web.json_response(_service(request).info())
 
 
+# Image routes read the body first (within server.body_timeout) and only then
+# take a queue place: a client that sends slowly, or not at all, holds none.
+
+
 @routes.post("/v1/detect")
 async def detect(request: web.Request) -> web.Response:
+    received = await read_image_request(request)
+    fields = validate_fields(DETECT_FIELDS, received.fields)
     with _service(request).admitted() as slot:
-        received = await read_image_request(request)
-        fields = validate_fields(DETECT_FIELDS, received.fields)
         result = await _service(request).detect(received.image, slot=slot, **fields)
     faces = [serialize.detected_face(result.detections, i, landmarks=True) for i in range(len(result.detections))]
     return web.json_response(
@@ -63,9 +67,9 @@ async def detect(request: web.Request) -> web.Response:
 @routes.post("/v1/embed")
 async def embed(request: web.Request) -> web.Response:
     service = _service(request)
+    received = await read_image_request(request)
+    fields = validate_fields(EMBED_FIELDS, received.fields)
     with service.admitted() as slot:
-        received = await read_image_request(request)
-        fields = validate_fields(EMBED_FIELDS, received.fields)
         result = await service.embed(received.image, slot=slot, **fields)
     assert result.embeddings is not None
     info = service.info()
@@ -87,9 +91,9 @@ async def embed(request: web.Request) -> web.Response:
 
 @routes.post("/v1/recognize")
 async def recognize(request: web.Request) -> web.Response:
+    received = await read_image_request(request)
+    fields = validate_fields(RECOGNIZE_FIELDS, received.fields)
     with _service(request).admitted() as slot:
-        received = await read_image_request(request)
-        fields = validate_fields(RECOGNIZE_FIELDS, received.fields)
         result = await _service(request).recognize(received.image, slot=slot, **fields)
     assert result.matches is not None
     faces = [serialize.recognized_face(result.detections, i, m) for i, m in enumerate(result.matches)]
@@ -100,9 +104,9 @@ async def recognize(request: web.Request) -> web.Response:
 
 @routes.post("/v1/database/add")
 async def add_face(request: web.Request) -> web.Response:
+    received = await read_image_request(request)
+    fields = validate_fields(ADD_FIELDS, received.fields)
     with _service(request).admitted() as slot:
-        received = await read_image_request(request)
-        fields = validate_fields(ADD_FIELDS, received.fields)
         result = await _service(request).add_face(
             fields["name"],
             received.image,
@@ -167,18 +171,30 @@ EXPORT_TYPE = "application/vnd.sqlite3"
 IMPORT_TYPES = frozenset({EXPORT_TYPE, "application/octet-stream", "application/x-sqlite3"})
 
 
+EXPORT_CHUNK = 1 << 20
+
+
 @routes.get("/v1/database/export")
-async def export_gallery(request: web.Request) -> web.Response:
+async def export_gallery(request: web.Request) -> web.StreamResponse:
+    """The gallery file, streamed from a temporary copy (never whole in memory)."""
+    loop = asyncio.get_running_loop()
     with tempfile.TemporaryDirectory(prefix="hailo-face-export-") as folder:
         target = Path(folder) / "gallery.db"
         await _service(request).export_gallery(target)
-        body = await asyncio.get_running_loop().run_in_executor(None, target.read_bytes)
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    return web.Response(
-        body=body,
-        content_type=EXPORT_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="hailo-face-gallery-{stamp}.db"'},
-    )
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": EXPORT_TYPE,
+                "Content-Disposition": f'attachment; filename="hailo-face-gallery-{stamp}.db"',
+            }
+        )
+        response.content_length = target.stat().st_size
+        await response.prepare(request)
+        with target.open("rb") as file:
+            while chunk := await loop.run_in_executor(None, file.read, EXPORT_CHUNK):
+                await response.write(chunk)
+        await response.write_eof()
+    return response
 
 
 @routes.post("/v1/database/import")
@@ -204,6 +220,7 @@ async def import_gallery(request: web.Request) -> web.Response:
             "identities_created": summary.identities_created,
             "faces": summary.faces,
             "embeddings": summary.embeddings,
+            "embeddings_dropped": summary.embeddings_dropped,
         }
     )
 
@@ -212,7 +229,7 @@ async def import_gallery(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     service = _service(request)
     if service.ready:
-        await service.gallery_stats()  # refreshes the gallery gauges
+        service.gallery_stats()  # refreshes the gallery gauges
     return web.Response(body=service.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -6,15 +6,24 @@ so the index never holds a face the database does not.
 
 from __future__ import annotations
 
-import sqlite3
+import dataclasses
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from hailo_face_server.errors import InvalidImport, InvalidRequest, NameTaken, NotFound
+from hailo_face_server.errors import InvalidRequest, NameTaken, NotFound
+from hailo_face_server.gallery.importing import (
+    EMBEDDING_OVERHEAD_BYTES,
+    FACE_OVERHEAD_BYTES,
+    KNOWN_MODELS,
+    ValidatedImport,
+    validate_import,
+)
 from hailo_face_server.gallery.index import EmbeddingIndex
-from hailo_face_server.gallery.maintenance import integrity_problems
+from hailo_face_server.gallery.limits import GalleryLimits
 from hailo_face_server.gallery.names import normalize_name
 from hailo_face_server.gallery.store import (
     FaceRecord,
@@ -23,11 +32,10 @@ from hailo_face_server.gallery.store import (
     ImportSummary,
     NewFace,
     PendingCrop,
-    SchemaTooNew,
 )
 from hailo_face_server.matching import Match, SimilarityCalibration, assign_identities
 
-SQLITE_HEADER = b"SQLite format 3\x00"
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,31 +54,76 @@ class AddedFace:
 @dataclass(frozen=True)
 class GalleryStats:
     identities: int
-    faces: int  # samples with an embedding of the running model
-    faces_pending: int  # samples without one (taught with another model)
+    faces: int  # samples the index searches: with a usable embedding of the running model
+    faces_pending: int  # the others (taught with another model, or a stored vector not usable)
+    skipped: int = 0  # of those: stored vectors of the running model left out as unusable
+
+
+def unit_vector(embedding: np.ndarray, dim: int) -> np.ndarray | None:
+    """``embedding`` as ``dim`` float32 values of unit length; None when not finite or zero."""
+    vector = np.asarray(embedding, dtype=np.float64).reshape(-1)
+    if vector.size != dim or not np.isfinite(vector).all():
+        return None
+    norm = float(np.linalg.norm(vector))
+    if not np.isfinite(norm) or norm < 1e-6:
+        return None
+    return (vector / norm).astype(np.float32)
 
 
 class Gallery:
-    def __init__(self, store: GalleryStore, model_id: str, dim: int, calibration: SimilarityCalibration) -> None:
+    def __init__(
+        self,
+        store: GalleryStore,
+        model_id: str,
+        dim: int,
+        calibration: SimilarityCalibration,
+        limits: GalleryLimits | None = None,
+    ) -> None:
         self.store = store
         self.model_id = model_id
         self.dim = dim
         self.calibration = calibration
+        self.limits = limits or GalleryLimits()
         self.index = EmbeddingIndex(dim)
         self.server_id = store.server_id()
+        self._skipped: set[int] = set()
         self.reload_index()
 
     @classmethod
-    def open(cls, path: Path, model_id: str, dim: int, calibration: SimilarityCalibration) -> Gallery:
-        return cls(GalleryStore(path), model_id, dim, calibration)
+    def open(
+        cls,
+        path: Path,
+        model_id: str,
+        dim: int,
+        calibration: SimilarityCalibration,
+        limits: GalleryLimits | None = None,
+    ) -> Gallery:
+        return cls(GalleryStore(path), model_id, dim, calibration, limits)
 
     def close(self) -> None:
         self.store.close()
 
+    @property
+    def known_models(self) -> Mapping[str, int]:
+        """The models whose embeddings an import keeps (the running one included), with their dimensions."""
+        return {**KNOWN_MODELS, self.model_id: self.dim}
+
+    @property
+    def skipped_embeddings(self) -> int:
+        """Stored vectors of the running model left out of the index as unusable (they are embedded again)."""
+        return len(self._skipped)
+
     def reload_index(self) -> None:
         stored = self.store.embeddings(self.model_id, self.dim)
-        names = {record.id: record.name for record in self.store.identities()}
-        self.index.load(stored.vectors, stored.face_ids, stored.identity_ids, names)
+        self._skipped = set(stored.skipped_face_ids)
+        if self._skipped:
+            _LOGGER.warning(
+                "Left out %d stored %s embeddings that cannot be used (wrong type, length or dimension, "
+                "non-finite or zero); their samples are embedded again from their crops",
+                len(self._skipped),
+                self.model_id,
+            )
+        self.index.load(stored.vectors, stored.face_ids, stored.identity_ids, self.store.identity_names())
 
     def _identity(self, name: str) -> IdentityRecord:
         record = self.store.identity(name) if isinstance(name, str) else None
@@ -79,16 +132,28 @@ class Gallery:
         return record
 
     def add(self, name: str, face: NewFace) -> AddedFace:
+        """Store a sample; TooManySamples or GalleryFull when over the limits."""
         clean_name = normalize_name(name)
         if face.model_id != self.model_id or np.size(face.embedding) != self.dim:
             raise InvalidRequest("The embedding does not come from the model this gallery uses.")
-        identity, face_id, created = self.store.add_face(clean_name, face)
-        self.index.add(face_id, identity.id, identity.name, face.embedding)
+        vector = unit_vector(face.embedding, self.dim)
+        if vector is None:
+            raise InvalidRequest("The embedding has values that are not finite, or is zero.")
+        existing = self.store.identity(clean_name)
+        if existing is not None:
+            self.limits.check_samples(existing.name, existing.face_count + 1)
+        added_bytes = len(face.crop_jpeg) + FACE_OVERHEAD_BYTES + 4 * self.dim + EMBEDDING_OVERHEAD_BYTES
+        self.limits.check_size(self.store.size_bytes() + added_bytes)
+        identity, face_id, created = self.store.add_face(clean_name, dataclasses.replace(face, embedding=vector))
+        self.index.add(face_id, identity.id, identity.name, vector)
         return AddedFace(identity, face_id, created)
 
     def identities(self) -> list[IdentityDetails]:
         faces_by_identity: dict[int, list[FaceRecord]] = {}
-        for face in self.store.faces():
+        for stored in self.store.faces():
+            face = stored
+            if face.id in self._skipped:  # its vector of the running model is not usable
+                face = dataclasses.replace(face, models=tuple(m for m in face.models if m != self.model_id))
             faces_by_identity.setdefault(face.identity_id, []).append(face)
         return [IdentityDetails(r, faces_by_identity.get(r.id, [])) for r in self.store.identities()]
 
@@ -96,6 +161,7 @@ class Gallery:
         record = self._identity(name)
         face_ids = self.store.delete_identity(record.id)
         self.index.remove_faces(face_ids)
+        self._skipped.difference_update(face_ids)
         return record
 
     def delete_face(self, name: str, face_id: int) -> IdentityRecord:
@@ -104,6 +170,7 @@ class Gallery:
             raise NotFound(f'"{record.name}" has no face sample {face_id}.')
         self.store.delete_face(record.id, face_id)
         self.index.remove_faces([face_id])
+        self._skipped.discard(face_id)
         return self._identity(record.name)
 
     def rename(self, name: str, new_name: str) -> IdentityRecord:
@@ -129,20 +196,31 @@ class Gallery:
         self.store.export_to(target)
 
     def import_from(self, source: Path, *, replace: bool) -> ImportSummary:
-        """Merge or swap in another gallery file (an export); bad files raise InvalidImport."""
-        with source.open("rb") as file:
-            if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-                raise InvalidImport("The file is not a gallery export (an SQLite database file).")
-        problems = integrity_problems(source)
-        if problems:
-            raise InvalidImport(f"The file is not a readable gallery: {problems[0]}")
-        try:
-            GalleryStore(source).close()  # checks it and brings it to this schema version
-            summary = self.store.import_from(source, replace=replace)
-        except SchemaTooNew as err:
-            raise InvalidImport(str(err)) from err
-        except sqlite3.DatabaseError as err:
-            raise InvalidImport(f"The file is not a Hailo Face gallery export: {err}") from err
+        """Merge or swap in another gallery file (an export): check it all, then write it; else InvalidImport."""
+        return self.import_validated(self.validate_import(source), replace=replace)
+
+    def validate_import(self, source: Path) -> ValidatedImport:
+        """Read and check a gallery file with this gallery's models and limits.
+
+        Touches only the file (never this gallery's database): any thread may call it.
+        """
+        return validate_import(
+            source,
+            known_models=self.known_models,
+            max_identities=self.limits.max_import_identities,
+            max_faces=self.limits.max_import_faces,
+            time_limit=self.limits.import_time_limit,
+        )
+
+    def import_validated(self, content: ValidatedImport, *, replace: bool) -> ImportSummary:
+        """Write a checked gallery file in one transaction; TooManySamples or GalleryFull when over the limits."""
+        existing = {} if replace else self.store.sample_counts()
+        for identity in content.identities:
+            name, before = existing.get(identity.key, (identity.name, 0))
+            self.limits.check_samples(name, before + len(identity.faces), importing=True)
+        base = 0 if replace else self.store.size_bytes()
+        self.limits.check_size(base + content.stored_bytes)
+        summary = self.store.import_validated(content, replace=replace)
         self.reload_index()
         return summary
 
@@ -151,24 +229,31 @@ class Gallery:
         return assign_identities(similarities, identity_ids, self.index.names, self.calibration, threshold)
 
     def stats(self) -> GalleryStats:
-        usable = self.store.embedding_count(self.model_id)
+        """Counts from SQL and the index: ``faces`` is what the index searches."""
+        searched = self.index.sample_count
         return GalleryStats(
-            identities=len(self.store.identities()),
-            faces=usable,
-            faces_pending=self.store.face_count() - usable,
+            identities=self.store.identity_count(),
+            faces=searched,
+            faces_pending=self.store.face_count() - searched,
+            skipped=len(self._skipped),
         )
 
     def pending_crops(self) -> list[PendingCrop]:
-        """Samples the running model has no embedding of, with their stored crops."""
-        return self.store.crops_without_embedding(self.model_id)
+        """Samples without a usable embedding of the running model, with their stored crops."""
+        return self.store.crops_without_embedding(self.model_id, also=sorted(self._skipped))
 
     def add_embedding(self, pending: PendingCrop, embedding: np.ndarray) -> None:
         """Store the running model's embedding of an existing sample and make it searchable."""
         if np.size(embedding) != self.dim:
             raise InvalidRequest("The embedding does not come from the model this gallery uses.")
-        if not self.store.add_embedding(pending.face_id, self.model_id, embedding):
+        vector = unit_vector(embedding, self.dim)
+        if vector is None:  # never stored; the sample stays pending, and re-embedding goes on with the others
+            _LOGGER.warning("The %s embedding of face %d is not finite or is zero", self.model_id, pending.face_id)
+            return
+        if not self.store.add_embedding(pending.face_id, self.model_id, vector):
             return  # the sample was deleted meanwhile
+        self._skipped.discard(pending.face_id)
         name = self.index.names.get(pending.identity_id)
         if name is None:
-            name = next(r.name for r in self.store.identities() if r.id == pending.identity_id)
-        self.index.add(pending.face_id, pending.identity_id, name, embedding)
+            name = self.store.identity_names().get(pending.identity_id, "")
+        self.index.add(pending.face_id, pending.identity_id, name, vector)

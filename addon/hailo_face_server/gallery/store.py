@@ -12,16 +12,23 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hailo_face_server.gallery.names import name_key
+
+_LOGGER = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from hailo_face_server.gallery.importing import ValidatedImport
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -63,6 +70,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+# Reads never trust a stored value's type: rows written by older versions (or by an
+# import before imports were checked) may hold text where a number belongs.
+LATEST_TIMESTAMP = 4_102_444_800.0  # 2100-01-01
+
+
+def _time(column: str) -> str:
+    """SQL for a stored time as a number: 0.0 when it is not a plausible one."""
+    return (
+        f"CASE WHEN typeof({column}) IN ('integer', 'real') AND {column} BETWEEN 0 AND {LATEST_TIMESTAMP} "
+        f"THEN CAST({column} AS REAL) ELSE 0.0 END"
+    )
+
+
+def _text(raw: bytes) -> str:
+    """Stored text that is not UTF-8 is read with replacement characters, never an error."""
+    return raw.decode("utf-8", "replace")
 
 
 class SchemaTooNew(Exception):
@@ -110,13 +134,17 @@ class ImportSummary:
     faces: int
     embeddings: int
     replaced: bool
+    embeddings_dropped: int = 0  # of models this server does not know: their crops are embedded again
 
 
 @dataclass(frozen=True)
 class StoredEmbeddings:
     face_ids: np.ndarray
     identity_ids: np.ndarray
-    vectors: np.ndarray
+    vectors: np.ndarray  # unit length
+    # Samples whose stored vector of the model cannot be used (wrong type, length or
+    # dimension, non-finite or zero): left out, to be embedded again from their crops.
+    skipped_face_ids: tuple[int, ...] = field(default=())
 
 
 class GalleryStore:
@@ -124,6 +152,7 @@ class GalleryStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.text_factory = _text
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
@@ -158,6 +187,30 @@ class GalleryStore:
                 for statement in statements:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number}")
+        self._rekey_names()
+
+    def _rekey_names(self) -> None:
+        """Bring stored name keys to the current rule (names.name_key), merging people it makes one.
+
+        The rule grew stricter (NFKC, spaces folded): a key stored by an older
+        server could miss a lookup or let a second person of the same name in.
+        """
+        rows = self._db.execute("SELECT id, name, name_key FROM identities ORDER BY id").fetchall()
+        stale = [(int(i), str(n)) for i, n, key in rows if isinstance(n, str) and name_key(n) != key]
+        if not stale:
+            return
+        with self._transaction() as db:
+            for identity_id, name in stale:
+                key = name_key(name)
+                kept = db.execute(
+                    "SELECT id FROM identities WHERE name_key = ? AND id != ?", (key, identity_id)
+                ).fetchone()
+                if kept is None:
+                    db.execute("UPDATE identities SET name_key = ? WHERE id = ?", (key, identity_id))
+                else:  # the same person under the current rule: one identity with all the samples
+                    db.execute("UPDATE faces SET identity_id = ? WHERE identity_id = ?", (int(kept[0]), identity_id))
+                    db.execute("DELETE FROM identities WHERE id = ?", (identity_id,))
+        _LOGGER.info("Updated the name keys of %d people to the current naming rule", len(stale))
 
     # Reads
 
@@ -165,10 +218,12 @@ class GalleryStore:
         """A random id made with the database: it names this server (and its gallery) for clients."""
         return str(self._db.execute("SELECT value FROM meta WHERE key = 'server_id'").fetchone()[0])
 
+    _IDENTITY_COLUMNS = f"i.id, CAST(i.name AS TEXT), {_time('i.created_at')}, {_time('i.updated_at')}, COUNT(f.id)"
+
     def identities(self) -> list[IdentityRecord]:
         rows = self._db.execute(
-            """
-            SELECT i.id, i.name, i.created_at, i.updated_at, COUNT(f.id)
+            f"""
+            SELECT {self._IDENTITY_COLUMNS}
             FROM identities i LEFT JOIN faces f ON f.identity_id = i.id
             GROUP BY i.id ORDER BY i.name_key
             """
@@ -177,8 +232,8 @@ class GalleryStore:
 
     def identity(self, name: str) -> IdentityRecord | None:
         row = self._db.execute(
-            """
-            SELECT i.id, i.name, i.created_at, i.updated_at, COUNT(f.id)
+            f"""
+            SELECT {self._IDENTITY_COLUMNS}
             FROM identities i LEFT JOIN faces f ON f.identity_id = i.id
             WHERE i.name_key = ? GROUP BY i.id
             """,
@@ -186,10 +241,27 @@ class GalleryStore:
         ).fetchone()
         return IdentityRecord(*row) if row else None
 
+    def identity_names(self) -> dict[int, str]:
+        return {int(i): str(n) for i, n in self._db.execute("SELECT id, CAST(name AS TEXT) FROM identities")}
+
+    def sample_counts(self) -> dict[str, tuple[str, int]]:
+        """For each name key: the person's name and their number of samples."""
+        rows = self._db.execute(
+            """
+            SELECT i.name_key, CAST(i.name AS TEXT), COUNT(f.id)
+            FROM identities i LEFT JOIN faces f ON f.identity_id = i.id GROUP BY i.id
+            """
+        )
+        return {str(key): (str(name), int(count)) for key, name, count in rows}
+
+    def identity_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM identities").fetchone()[0])
+
     def _face_records(self, where: str = "", parameters: tuple[object, ...] = ()) -> list[FaceRecord]:
         rows = self._db.execute(
             f"""
-            SELECT f.id, f.identity_id, f.source_model, f.created_at, group_concat(e.model_id, ' ')
+            SELECT f.id, f.identity_id, CAST(f.source_model AS TEXT), {_time("f.created_at")},
+                   group_concat(CAST(e.model_id AS TEXT), ' ')
             FROM faces f LEFT JOIN embeddings e ON e.face_id = f.id
             {where} GROUP BY f.id ORDER BY f.id
             """,
@@ -205,36 +277,59 @@ class GalleryStore:
         return found[0] if found else None
 
     def crop(self, face_id: int) -> bytes | None:
-        row = self._db.execute("SELECT crop_jpeg FROM faces WHERE id = ?", (face_id,)).fetchone()
+        """The stored JPEG of a sample; None when there is none (or what is stored is not a blob)."""
+        row = self._db.execute(
+            "SELECT crop_jpeg FROM faces WHERE id = ? AND typeof(crop_jpeg) = 'blob'", (face_id,)
+        ).fetchone()
         return bytes(row[0]) if row else None
 
     def embeddings(self, model_id: str, dim: int) -> StoredEmbeddings:
+        """The usable vectors of a model, at unit length; the samples whose vector is not usable are named."""
         rows = self._db.execute(
             """
-            SELECT f.id, f.identity_id, e.vector FROM embeddings e JOIN faces f ON f.id = e.face_id
-            WHERE e.model_id = ? AND e.dim = ? ORDER BY f.id
+            SELECT f.id, f.identity_id, e.dim, e.vector, typeof(e.vector) = 'blob'
+            FROM embeddings e JOIN faces f ON f.id = e.face_id JOIN identities i ON i.id = f.identity_id
+            WHERE e.model_id = ? ORDER BY f.id
             """,
-            (model_id, dim),
+            (model_id,),
         ).fetchall()
-        vectors = np.zeros((len(rows), dim), dtype=np.float32)
-        for i, (_, _, blob) in enumerate(rows):
-            vectors[i] = np.frombuffer(blob, dtype="<f4")
+        size = 4 * dim
+        fits = [row for row in rows if row[4] and row[2] == dim and len(row[3]) == size]
+        skipped = {int(row[0]) for row in rows if not (row[4] and row[2] == dim and len(row[3]) == size)}
+        vectors = np.frombuffer(b"".join(row[3] for row in fits), dtype="<f4").reshape(len(fits), dim)
+        vectors = vectors.astype(np.float64)
+        with np.errstate(all="ignore"):
+            norms = np.linalg.norm(vectors, axis=1)
+            usable = np.isfinite(vectors).all(axis=1) & np.isfinite(norms) & (norms > 1e-6)
+            unit = (vectors[usable] / norms[usable, None]).astype(np.float32)
+        skipped.update(int(row[0]) for row, ok in zip(fits, usable, strict=True) if not ok)
+        kept = [row for row, ok in zip(fits, usable, strict=True) if ok]
         return StoredEmbeddings(
-            face_ids=np.array([r[0] for r in rows], dtype=np.int64),
-            identity_ids=np.array([r[1] for r in rows], dtype=np.int64),
-            vectors=vectors,
+            face_ids=np.array([r[0] for r in kept], dtype=np.int64),
+            identity_ids=np.array([r[1] for r in kept], dtype=np.int64),
+            vectors=unit.reshape(len(kept), dim),
+            skipped_face_ids=tuple(sorted(skipped)),
         )
 
-    def crops_without_embedding(self, model_id: str) -> list[PendingCrop]:
-        """Samples that have no embedding of this model yet, with the crops to make one from."""
+    _PENDING_COLUMNS = "f.id, f.identity_id, CASE WHEN typeof(f.crop_jpeg) = 'blob' THEN f.crop_jpeg ELSE X'' END"
+
+    def crops_without_embedding(self, model_id: str, also: Sequence[int] = ()) -> list[PendingCrop]:
+        """Samples that have no embedding of this model yet (and the samples ``also``), with their crops.
+
+        A crop that is not a blob is given as empty bytes: it fails to decode, and
+        the sample stays unused.
+        """
         rows = self._db.execute(
-            """
-            SELECT f.id, f.identity_id, f.crop_jpeg FROM faces f
+            f"""
+            SELECT {self._PENDING_COLUMNS} FROM faces f
             WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.face_id = f.id AND e.model_id = ?)
             ORDER BY f.id
             """,
             (model_id,),
         ).fetchall()
+        for face_id in also:
+            rows.extend(self._db.execute(f"SELECT {self._PENDING_COLUMNS} FROM faces f WHERE f.id = ?", (face_id,)))
+        rows.sort(key=lambda row: int(row[0]))
         return [PendingCrop(face_id, identity_id, bytes(crop)) for face_id, identity_id, crop in rows]
 
     def face_count(self) -> int:
@@ -242,6 +337,13 @@ class GalleryStore:
 
     def embedding_count(self, model_id: str) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM embeddings WHERE model_id = ?", (model_id,)).fetchone()[0])
+
+    def size_bytes(self) -> int:
+        """The bytes the gallery's pages in use take (free pages, reused by later writes, not counted)."""
+        pages = int(self._db.execute("PRAGMA page_count").fetchone()[0])
+        free = int(self._db.execute("PRAGMA freelist_count").fetchone()[0])
+        page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+        return (pages - free) * page_size
 
     # Writes, each one transaction
 
@@ -269,8 +371,8 @@ class GalleryStore:
                     identity_id,
                     face.model_id,
                     face.crop_jpeg,
-                    json.dumps([[round(float(v), 2) for v in point] for point in face.landmarks]),
-                    json.dumps([round(float(v), 2) for v in face.bbox]),
+                    _landmarks_json(face.landmarks),
+                    _bbox_json(face.bbox),
                     float(face.detection_score),
                     now,
                 ),
@@ -305,53 +407,61 @@ class GalleryStore:
         with contextlib.closing(sqlite3.connect(target)) as copy:
             self._db.backup(copy)
 
-    def import_from(self, source: Path, *, replace: bool) -> ImportSummary:
-        """Add (or, with ``replace``, swap in) every person of another gallery file, in one transaction.
+    def import_validated(self, content: ValidatedImport, *, replace: bool) -> ImportSummary:
+        """Add (or, with ``replace``, swap in) the people of a checked gallery file, in one transaction.
 
-        ``source`` must be at this schema version (open it with GalleryStore
-        first, which migrates it).  People whose names match are merged.
+        ``content`` comes from ``importing.validate_import``: only what passed its
+        checks is written.  People whose names share a key with someone here are merged.
         """
-        self._db.execute("ATTACH DATABASE ? AS incoming", (str(source),))
-        try:
-            with self._transaction() as db:
-                if replace:
-                    db.execute("DELETE FROM identities")
-                before = db.execute("SELECT COUNT(*) FROM identities").fetchone()[0]
-                db.execute(
-                    """
-                    INSERT INTO identities (name, name_key, created_at, updated_at)
-                    SELECT name, name_key, created_at, updated_at FROM incoming.identities
-                    WHERE name_key NOT IN (SELECT name_key FROM main.identities)
-                    """
-                )
-                created = db.execute("SELECT COUNT(*) FROM identities").fetchone()[0] - before
-                faces = db.execute(
-                    """
-                    SELECT f.id, i.name_key, f.source_model, f.crop_jpeg, f.landmarks, f.bbox,
-                           f.detection_score, f.created_at
-                    FROM incoming.faces f JOIN incoming.identities i ON i.id = f.identity_id ORDER BY f.id
-                    """
-                ).fetchall()
-                embeddings = 0
-                for old_id, key, model, crop, landmarks, bbox, score, created_at in faces:
+        created = faces = embeddings = 0
+        with self._transaction() as db:
+            if replace:
+                db.execute("DELETE FROM identities")
+            for identity in content.identities:
+                row = db.execute("SELECT id FROM identities WHERE name_key = ?", (identity.key,)).fetchone()
+                if row is None:
+                    cursor = db.execute(
+                        "INSERT INTO identities (name, name_key, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                        (identity.name, identity.key, identity.created_at, identity.updated_at),
+                    )
+                    identity_id = int(cursor.lastrowid or 0)
+                    created += 1
+                else:
+                    identity_id = int(row[0])
+                    db.execute(
+                        f"UPDATE identities SET updated_at = max({_time('updated_at')}, ?) WHERE id = ?",
+                        (identity.updated_at, identity_id),
+                    )
+                for face in identity.faces:
                     cursor = db.execute(
                         """
                         INSERT INTO faces (identity_id, source_model, crop_jpeg, landmarks, bbox,
                                            detection_score, created_at)
-                        SELECT id, ?, ?, ?, ?, ?, ? FROM identities WHERE name_key = ?
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
                         """,
-                        (model, crop, landmarks, bbox, score, created_at, key),
+                        (
+                            identity_id,
+                            face.source_model,
+                            face.crop_jpeg,
+                            _landmarks_json(face.landmarks),
+                            _bbox_json(face.bbox),
+                            face.detection_score,
+                            face.created_at,
+                        ),
                     )
-                    embeddings += db.execute(
-                        """
-                        INSERT INTO embeddings (face_id, model_id, dim, vector, created_at)
-                        SELECT ?, model_id, dim, vector, created_at FROM incoming.embeddings WHERE face_id = ?
-                        """,
-                        (cursor.lastrowid, old_id),
-                    ).rowcount
-        finally:
-            self._db.execute("DETACH DATABASE incoming")
-        return ImportSummary(created, len(faces), embeddings, replace)
+                    face_id = int(cursor.lastrowid or 0)
+                    faces += 1
+                    for embedding in face.embeddings:
+                        vector = np.ascontiguousarray(embedding.vector, dtype="<f4").reshape(-1)
+                        db.execute(
+                            """
+                            INSERT INTO embeddings (face_id, model_id, dim, vector, created_at)
+                            VALUES (?, ?, ?, ?, ?)
+                            """,
+                            (face_id, embedding.model_id, int(vector.size), vector.tobytes(), embedding.created_at),
+                        )
+                        embeddings += 1
+        return ImportSummary(created, faces, embeddings, replace, content.embeddings_dropped)
 
     def delete_identity(self, identity_id: int) -> list[int]:
         """Remove an identity with all its samples; the ids of the samples removed."""
@@ -373,3 +483,11 @@ class GalleryStore:
                 "UPDATE identities SET name = ?, name_key = ?, updated_at = ? WHERE id = ?",
                 (new_name, name_key(new_name), now, identity_id),
             )
+
+
+def _landmarks_json(landmarks: Sequence[Sequence[float]]) -> str:
+    return json.dumps([[round(float(v), 2) for v in point] for point in landmarks])
+
+
+def _bbox_json(bbox: Sequence[float]) -> str:
+    return json.dumps([round(float(v), 2) for v in bbox])
