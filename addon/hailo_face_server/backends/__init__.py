@@ -39,6 +39,7 @@ def create_backend(config: Config) -> BackendChoice:
         # The converted descriptor model lives with the data (the app: /data/models).
         return CpuBackend(
             descriptor=config.face_recognition.cpu_descriptor,
+            detector=config.face_recognition.cpu_detector,
             model_cache_dir=config.database.db_file.parent / "models",
         )
 

@@ -1,0 +1,1 @@
+"""Face detectors: each finds boxes, scores and five landmarks of a known scheme in an image."""

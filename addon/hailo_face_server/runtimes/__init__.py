@@ -1,0 +1,1 @@
+"""Where networks run: onnxruntime on the CPU (this package), HailoRT on a Hailo (backends/hailo.py)."""
