@@ -90,18 +90,7 @@ def measure(detector: str) -> dict[str, Any]:
                         right += 1
                     else:
                         wrong.append(f"{name}{number}->{names[best]}")
-            labels = json.loads((FACES_DIR / "groups" / "labels.json").read_text())
-            group_right = group_total = 0
-            for photo, faces in labels.items():
-                boxes, vectors = embed_all(pipeline, FACES_DIR / "groups" / photo)
-                for label in faces:
-                    group_total += 1
-                    centre = label["center"]
-                    inside = [i for i, b in enumerate(boxes) if b[0] <= centre[0] <= b[2] and b[1] <= centre[1] <= b[3]]
-                    if inside and label["name"] in names:
-                        similarities = gallery @ vectors[inside[0]]
-                        best = int(np.argmax(similarities))
-                        group_right += int(names[best] == label["name"] and similarities[best] >= threshold)
+            group_right, group_total = group_photos(pipeline, gallery, names, threshold)
             pairs_right, pairs = verified_pairs(portraits, threshold)
         finally:
             backend.close()

@@ -14,15 +14,14 @@ was trained as (a ResNet-34 variant: a 7 x 7 stem, 14 residual blocks of
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from hailo_face_server.runtimes.onnx_models import file_sha256, save_atomically
 
 if TYPE_CHECKING:
     from onnx import ModelProto
@@ -281,28 +280,9 @@ def build_onnx(net: DlibResnet) -> ModelProto:
     return model
 
 
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def converted_model(source: Path, cache_dir: Path) -> Path:
     """The ONNX file for ``source``, converting it once into ``cache_dir`` (named by the source's hash)."""
-    target = cache_dir / f"dlib_face_resnet_{file_digest(source)[:16]}.onnx"
-    if target.is_file():
-        return target
-    import onnx
-
-    model = build_onnx(read_dlib_resnet(source))
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    descriptor, partial = tempfile.mkstemp(dir=cache_dir, suffix=".part")
-    os.close(descriptor)
-    try:
-        onnx.save(model, partial)
-        os.replace(partial, target)
-    finally:
-        Path(partial).unlink(missing_ok=True)
+    target = cache_dir / f"dlib_face_resnet_{file_sha256(source)[:16]}.onnx"
+    if not target.is_file():
+        save_atomically(build_onnx(read_dlib_resnet(source)), target)
     return target

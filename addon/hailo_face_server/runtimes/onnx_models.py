@@ -125,8 +125,22 @@ def dequantized(model: ModelProto, dynamic_inputs: dict[str, dict[int, str]]) ->
     return model
 
 
+def save_atomically(model: ModelProto, target: Path) -> None:
+    """Write ``model`` to ``target`` through a temporary file: a crash never leaves half a model."""
+    import onnx
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, partial = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    os.close(descriptor)
+    try:
+        onnx.save(model, partial)
+        os.replace(partial, target)
+    finally:
+        Path(partial).unlink(missing_ok=True)
+
+
 def runnable_copy(source: Path, cache_dir: Path, name: str, dynamic_inputs: dict[str, dict[int, str]]) -> Path:
-    """The float32 copy of ``source`` in ``cache_dir``, converted once (an atomic write)."""
+    """The float32 copy of ``source`` in ``cache_dir``, converted once."""
     target = cache_dir / f"{name}_{file_sha256(source)[:16]}_fp32.onnx"
     if target.is_file():
         return target
@@ -134,12 +148,5 @@ def runnable_copy(source: Path, cache_dir: Path, name: str, dynamic_inputs: dict
 
     model = dequantized(onnx.load(str(source)), dynamic_inputs)
     onnx.checker.check_model(model)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    descriptor, partial = tempfile.mkstemp(dir=cache_dir, suffix=".part")
-    os.close(descriptor)
-    try:
-        onnx.save(model, partial)
-        os.replace(partial, target)
-    finally:
-        Path(partial).unlink(missing_ok=True)
+    save_atomically(model, target)
     return target
