@@ -51,7 +51,7 @@ SCHEMA = vol.Schema(
             vol.Optional("max_faces", default=10): int_range(1, 100),
             vol.Optional("min_face_size", default=40): int_range(16, 4096),
             vol.Optional("cpu_descriptor", default="onnxruntime"): one_of(("onnxruntime", "dlib")),
-            vol.Optional("cpu_detector", default="hog"): one_of(("hog", "yunet")),
+            vol.Optional("cpu_detector", default="yunet"): one_of(("yunet", "hog")),
         },
         vol.Optional("hailo", default={}): {
             vol.Optional("model_dir", default="data/models"): vol.All(text, vol.Length(min=1)),
@@ -114,7 +114,7 @@ class FaceRecognitionConfig:
     max_faces: int
     min_face_size: int
     cpu_descriptor: str  # onnxruntime (dlib's ResNet converted once) or dlib
-    cpu_detector: str  # hog (dlib's) or yunet (OpenCV Zoo's, on onnxruntime; not yet the default)
+    cpu_detector: str  # yunet (OpenCV Zoo's, on onnxruntime) or hog (dlib's)
 
 
 @dataclass(frozen=True)

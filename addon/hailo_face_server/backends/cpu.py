@@ -3,8 +3,9 @@ and ResNet descriptor.
 
 With YuNet the shape predictor runs in a box made from YuNet's the way dlib's
 HOG boxes sit on a face (measured on ../shared/faces: a square of side
-(1.055 w + 0.936 h) / 2, centred 0.026 h below YuNet's centre), so the
-landmarks, chips and embeddings are those the gallery already holds.
+(1.055 w + 0.936 h) / 2, centred 0.026 h below YuNet's centre), then once more
+in the box HOG would have drawn around the points it found, so the landmarks,
+chips and embeddings are those the gallery already holds.
 """
 
 from __future__ import annotations
@@ -62,16 +63,30 @@ def hog_margin(score: float) -> float:
 HOG_SIDE_PER_WIDTH = 1.055 / 2
 HOG_SIDE_PER_HEIGHT = 0.936 / 2
 HOG_SHIFT_PER_HEIGHT = 0.026
-HOG_BOX_SIZES = (0.96, 1.0, 1.04)
+# Where dlib's HOG box sits relative to dlib's five points (same faces): its centre lies
+# (0.093, 0.729) x d from the mean of the four eye corners and its side is 3.03 x d, where
+# d is the distance from that mean to the nose point.
+HOG_CENTRE_FROM_EYES = np.array([0.0931, 0.7288])
+HOG_SIDE_PER_EYES_TO_NOSE = 3.0316
 
 
-def hog_like_boxes(boxes: np.ndarray, size: float = 1.0) -> np.ndarray:
-    """Square boxes where dlib's HOG detector would have put them, from YuNet's boxes (``size`` x as large)."""
+def hog_like_boxes(boxes: np.ndarray) -> np.ndarray:
+    """Square boxes where dlib's HOG detector would have put them, from YuNet's boxes."""
     widths, heights = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
     centre_x = (boxes[:, 0] + boxes[:, 2]) / 2
     centre_y = (boxes[:, 1] + boxes[:, 3]) / 2 + HOG_SHIFT_PER_HEIGHT * heights
-    half = size * (HOG_SIDE_PER_WIDTH * widths + HOG_SIDE_PER_HEIGHT * heights) / 2
+    half = (HOG_SIDE_PER_WIDTH * widths + HOG_SIDE_PER_HEIGHT * heights) / 2
     result: np.ndarray = np.stack([centre_x - half, centre_y - half, centre_x + half, centre_y + half], axis=1)
+    return result
+
+
+def hog_boxes_around(landmarks: np.ndarray) -> np.ndarray:
+    """Square boxes where dlib's HOG detector puts them around faces with these dlib five points."""
+    eyes = landmarks[:, :4].mean(axis=1)
+    scale = np.linalg.norm(eyes - landmarks[:, 4], axis=1, keepdims=True)
+    centres = eyes + HOG_CENTRE_FROM_EYES * scale
+    half = HOG_SIDE_PER_EYES_TO_NOSE * scale / 2
+    result: np.ndarray = np.concatenate([centres - half, centres + half], axis=1)
     return result
 
 
@@ -105,7 +120,7 @@ class CpuBackend(FaceBackend):
         helper_processes: int | None = None,
         *,
         descriptor: str = "onnxruntime",
-        detector: str = "hog",
+        detector: str = "yunet",
         model_cache_dir: Path | None = None,
         scan_threads: int | None = None,
     ) -> None:
@@ -180,13 +195,11 @@ class CpuBackend(FaceBackend):
         found = self._yunet.detect(pixels, min_face_size=min_face_size, threshold=threshold)
         if len(found.boxes) == 0:
             return Detections.empty()
-        # The predictor's points move with its box: averaged over three box sizes they move less
-        # (on the 780 portrait pairs: 99.36 % verified, as with HOG boxes; one box: 99.10-99.36 %).
-        per_size = [
-            np.stack([self._landmarks(pixels, box) for box in hog_like_boxes(found.boxes, size)])
-            for size in HOG_BOX_SIZES
-        ]
-        landmarks = np.mean(per_size, axis=0)
+        # Twice: in a box made from YuNet's, then in the box dlib's HOG detector would have
+        # drawn around the points found (the predictor's points move with its box; the
+        # second box depends on the face, not on the detector).
+        first = np.stack([self._landmarks(pixels, box) for box in hog_like_boxes(found.boxes)])
+        landmarks = np.stack([self._landmarks(pixels, box) for box in hog_boxes_around(first)])
         return Detections(boxes=found.boxes, scores=found.scores, landmarks=landmarks.astype(np.float32))
 
     def _scan(self, pixels: np.ndarray, scan: hog_schedule.Scan, margin: float) -> tuple[np.ndarray, np.ndarray]:
