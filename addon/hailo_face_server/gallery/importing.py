@@ -16,6 +16,7 @@ while the gallery keeps answering on its own.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -206,16 +207,14 @@ def _printable(text: str, limit: int = 160) -> str:
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Face:
-    file_id: int
-    identity_id: int
-    source_model: str
-    crop_jpeg: bytes
-    landmarks: tuple[tuple[float, float], ...]
-    bbox: tuple[float, float, float, float]
-    detection_score: float
-    created_at: float
+    identity_id: int  # the person's id in the file
+    sample: ImportedFace  # its embeddings are added once they are read
+
+    @property
+    def file_id(self) -> int:
+        return self.sample.file_id
 
 
 @dataclass
@@ -444,16 +443,9 @@ class _UploadReader:
         ):
             return None
         x1, y1, x2, y2 = box[0]
-        return _Face(
-            row_id,
-            identity_id,
-            model,
-            crop,
-            tuple((x, y) for x, y in points),
-            (x1, y1, x2, y2),
-            detection_score,
-            created_at,
-        )
+        landmarks = tuple((x, y) for x, y in points)
+        sample = ImportedFace(row_id, model, crop, landmarks, (x1, y1, x2, y2), detection_score, created_at, ())
+        return _Face(identity_id, sample)
 
     def read_embeddings(
         self, db: sqlite3.Connection, faces: Mapping[int, _Face]
@@ -526,16 +518,7 @@ class _UploadReader:
                     created_at=min(m.created_at for m in members),
                     updated_at=max(m.updated_at for m in members),
                     faces=tuple(
-                        ImportedFace(
-                            file_id=face.file_id,
-                            source_model=face.source_model,
-                            crop_jpeg=face.crop_jpeg,
-                            landmarks=face.landmarks,
-                            bbox=face.bbox,
-                            detection_score=face.detection_score,
-                            created_at=face.created_at,
-                            embeddings=tuple(embeddings.get(face.file_id, ())),
-                        )
+                        dataclasses.replace(face.sample, embeddings=tuple(embeddings.get(face.file_id, ())))
                         for face in member_faces
                     ),
                 )
