@@ -140,17 +140,21 @@ class CpuBackend(FaceBackend):
         # dlib's HOG detector keeps scan state (not thread-safe). Building one
         # takes 0.6 s; copies through its binary serialisation take 4 ms.
         self.concurrency = self._descriptor.concurrency
-        # One image's scans are shared among the cores (hog_schedule).
+        # HOG only: one image's scans are shared among the cores (hog_schedule),
+        # each thread with a detector of its own.
         self._scanners_count = min(os.cpu_count() or 1, MAX_SCAN_THREADS) if scan_threads is None else scan_threads
         self._scanners = (
-            ThreadPoolExecutor(self._scanners_count, thread_name_prefix="hog") if self._scanners_count > 1 else None
+            ThreadPoolExecutor(self._scanners_count, thread_name_prefix="hog")
+            if self._scanners_count > 1 and self._yunet is None
+            else None
         )
-        detector = dlib.get_frontal_face_detector()
-        serialised = pickle.dumps(detector)
         self._detectors: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._detectors.put(detector)
-        for _ in range(self.concurrency + self._scanners_count):
-            self._detectors.put(pickle.loads(serialised))
+        if self._yunet is None:
+            detector = dlib.get_frontal_face_detector()
+            serialised = pickle.dumps(detector)
+            self._detectors.put(detector)
+            for _ in range(self.concurrency + self._scanners_count):
+                self._detectors.put(pickle.loads(serialised))
         self.info = BackendInfo(
             name="cpu",
             model_id=MODEL_ID,
