@@ -27,8 +27,8 @@ OPTIONS = DetectOptions(threshold=0.5, min_face_size=40, max_faces=10)
 
 
 def embed_all(pipeline: FacePipeline, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    pixels = decode_image(path.read_bytes(), 10**8).pixels
-    analysis = pipeline.analyze(pixels, OPTIONS, Timings())
+    frame = decode_image(path.read_bytes(), 10**8).frame
+    analysis = pipeline.analyze(frame, OPTIONS, Timings())
     assert analysis.embeddings is not None
     return analysis.detections.boxes, analysis.embeddings
 

@@ -12,19 +12,19 @@ import numpy as np
 from bench.images import FACES_DIR
 from bench.timing import timed_median_ms
 from hailo_face_server.backends.cpu import CpuBackend
-from hailo_face_server.backends.descriptor_pool import describe_chips
-from hailo_face_server.backends.descriptors import OnnxDescriptor
-from hailo_face_server.backends.dlib_models import find_model_files, import_dlib
 from hailo_face_server.imaging import decode_image
+from hailo_face_server.runtimes.descriptor_pool import describe_chips
+from hailo_face_server.runtimes.dlib_descriptors import OnnxDescriptor
+from hailo_face_server.runtimes.dlib_models import find_model_files, import_dlib
 
 
 def run(repeats: int) -> dict[str, Any]:
     files = find_model_files()
     backend = CpuBackend(helper_processes=0, descriptor="dlib")
     try:
-        pixels = decode_image((FACES_DIR / "groups" / "bbt3.jpg").read_bytes(), 10**8).pixels
-        found = backend.detect(pixels, min_face_size=40, threshold=0.5)
-        chips = backend.aligner.align(pixels, found.landmarks)
+        frame = decode_image((FACES_DIR / "groups" / "bbt3.jpg").read_bytes(), 10**8).frame
+        found = backend.detect(frame, min_face_size=40, threshold=0.5)
+        chips = backend.align(frame, found)
         chips = np.concatenate([chips, chips[:1]])[:6]  # a batch of six faces
     finally:
         backend.close()

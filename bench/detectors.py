@@ -47,8 +47,8 @@ def run(repeats: int) -> list[dict[str, Any]]:
         }
 
         def ours(pipeline: FacePipeline, jpeg: bytes) -> int:
-            pixels = decode_image(jpeg, 10**9).pixels
-            return len(pipeline.analyze(pixels, OPTIONS, Timings()).detections)
+            frame = decode_image(jpeg, 10**9).frame
+            return len(pipeline.analyze(frame, OPTIONS, Timings()).detections)
 
         for name, faces, jpeg in images():
             row: dict[str, Any] = {"image": name, "faces": faces}

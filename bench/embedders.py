@@ -66,17 +66,17 @@ def run() -> dict[str, Any]:
         sface_s = resnet_s = 0.0
         for name in PEOPLE:
             for number in range(1, 6):
-                pixels = decode_image((FACES_DIR / "people" / name / f"{name}{number}.png").read_bytes(), 10**8).pixels
-                found = detector.detect(pixels, min_face_size=40, threshold=0.5)
+                frame = decode_image((FACES_DIR / "people" / name / f"{name}{number}.png").read_bytes(), 10**8).frame
+                found = detector.detect(frame, min_face_size=40, threshold=0.5)
                 start = time.perf_counter()
-                chip = aligner.align(pixels, found.landmarks[:1])
+                chip = aligner.align(frame, found.landmarks[:1])
                 planar = chip.transpose(0, 3, 1, 2).astype(np.float32)  # RGB, 0-255, as OpenCV feeds it
                 (output,) = session.run(None, {"data": planar})
                 sface_s += time.perf_counter() - start
                 sface[(name, number)] = l2_normalize(output)[0]
-                dlib_found = dlib_backend.detect(pixels, min_face_size=40, threshold=0.5)
+                dlib_found = dlib_backend.detect(frame, min_face_size=40, threshold=0.5)
                 start = time.perf_counter()
-                vector = dlib_backend.embed(dlib_backend.aligner.align(pixels, dlib_found.landmarks[:1]))[0]
+                vector = dlib_backend.embed(dlib_backend.align(frame, dlib_found.select([0])))[0]
                 resnet_s += time.perf_counter() - start
                 resnet[(name, number)] = vector
         dlib_backend.close()

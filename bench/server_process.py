@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -12,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 COMMAND = str(Path(sys.executable).parent / "hailo-face-server")
+# The server package of the tree this benchmark is in, put first on the server's path: the
+# environment's install may point at another checkout (a git worktree shares the .venv).
+ADDON_DIR = Path(__file__).resolve().parents[1] / "addon"
 
 
 def free_port() -> int:
@@ -33,18 +37,26 @@ def children_of(pid: int) -> list[int]:
     return children
 
 
+def status_kb(pid: int, field: str) -> int:
+    """A memory field (VmRSS, VmHWM, ...) of /proc/<pid>/status in kB; 0 if the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (the descriptor helpers), in MB."""
-    total = 0
-    pids = [pid, *children_of(pid)]
-    for each in pids:
-        try:
-            for line in Path(f"/proc/{each}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
+    return sum(status_kb(each, "VmRSS") for each in [pid, *children_of(pid)]) / 1024
+
+
+def server_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ADDON_DIR), env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 class ServerProcess:
@@ -55,6 +67,7 @@ class ServerProcess:
         self.process = subprocess.Popen(
             [COMMAND, "--backend", "cpu", "--host", "127.0.0.1", "--port", str(self.port),
              "--data-dir", str(data_dir), "--log-level", "WARNING", *args],
+            env=server_env(),
         )  # fmt: skip
 
     def wait_ready(self, seconds: float = 120) -> float:
@@ -83,6 +96,21 @@ class ServerProcess:
 
     def rss_mb(self) -> float:
         return rss_mb(self.process.pid)
+
+    def memory(self) -> dict[str, float]:
+        """Resident memory in MB now and at its peak (VmHWM): the server's process alone, and with its children.
+
+        The children's peaks are added up, an upper bound of the peak they held together.
+        """
+        children = children_of(self.process.pid)
+        pids = [self.process.pid, *children]
+        return {
+            "rss_mb": round(status_kb(self.process.pid, "VmRSS") / 1024, 1),
+            "peak_rss_mb": round(status_kb(self.process.pid, "VmHWM") / 1024, 1),
+            "helpers": len(children),
+            "rss_mb_with_helpers": round(sum(status_kb(p, "VmRSS") for p in pids) / 1024, 1),
+            "peak_rss_mb_with_helpers": round(sum(status_kb(p, "VmHWM") for p in pids) / 1024, 1),
+        }
 
     def stop(self) -> None:
         self.process.terminate()

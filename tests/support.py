@@ -17,10 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from hailo_face_server.backends.base import FaceBackend
-from hailo_face_server.backends.cpu import CpuBackend
 from hailo_face_server.config import Config, build_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -90,18 +87,14 @@ class Faces:
 
 
 class SharedBackend(FaceBackend):
-    """The real CPU backend, loaded once per test session and shared by the apps under test."""
+    """The real CPU backend's parts, loaded once per test session and shared by the apps under test."""
 
-    def __init__(self, backend: CpuBackend) -> None:
+    def __init__(self, backend: FaceBackend) -> None:
         self.inner = backend
-        self.info = backend.info
-        self.aligner = backend.aligner
+        self.__dict__.update(backend.__dict__)
 
-    def detect(self, pixels: np.ndarray, *, min_face_size: int, threshold: float) -> Any:
-        return self.inner.detect(pixels, min_face_size=min_face_size, threshold=threshold)
-
-    def embed(self, chips: np.ndarray) -> np.ndarray:
-        return self.inner.embed(chips)
+    def close(self) -> None:
+        """The session's backend outlives each app."""
 
 
 def make_config(data_dir: Path, **overrides: Any) -> Config:

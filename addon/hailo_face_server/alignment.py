@@ -1,14 +1,14 @@
 """Face alignment: map five landmarks onto a template and cut a square chip.
 
 Pixel centres are at integer coordinates; pixels outside the image are black.
+Chips are sampled from the full-resolution frame (frames.Frame.chip).
 """
 
 from __future__ import annotations
 
-import functools
-from typing import Protocol
-
 import numpy as np
+
+from hailo_face_server.frames import Frame
 
 # The standard ArcFace 112 x 112 positions of the eye centres, the nose tip and
 # the mouth corners (the order of SCRFD's and RetinaFace's five keypoints).
@@ -16,14 +16,6 @@ ARCFACE_TEMPLATE = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]]
 )
 ARCFACE_CHIP_SIZE = 112
-
-
-class FaceAligner(Protocol):
-    chip_size: int
-
-    def align(self, pixels: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        """Chips (N x S x S x 3 uint8) for the faces with these N x 5 x 2 landmarks."""
-        ...
 
 
 def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -58,42 +50,6 @@ def apply_transform(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return mapped
 
 
-@functools.cache
-def _chip_grid(size: int) -> np.ndarray:
-    """Homogeneous coordinates (x, y, 1) of every chip pixel, row by row: size^2 x 3."""
-    grid_y, grid_x = np.mgrid[0:size, 0:size]
-    grid: np.ndarray = np.stack([grid_x.ravel(), grid_y.ravel(), np.ones(size * size)], axis=1).astype(np.float32)
-    return grid
-
-
-def warp_affine(pixels: np.ndarray, chip_to_image: np.ndarray, size: int) -> np.ndarray:
-    """Sample a size x size chip; chip pixel (x, y) comes from image point M @ (x, y, 1).
-
-    Bilinear, reading only the four image pixels around each chip pixel.
-    """
-    height, width, channels = pixels.shape
-    source = _chip_grid(size) @ chip_to_image.T.astype(np.float32)
-    corner = np.floor(source)
-    fraction = source - corner
-    x0 = corner[:, 0].astype(np.intp)
-    y0 = corner[:, 1].astype(np.intp)
-    flat = pixels.reshape(-1, channels)
-
-    def sample(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-        inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
-        index = np.clip(ys, 0, height - 1) * width + np.clip(xs, 0, width - 1)
-        values: np.ndarray = flat[index].astype(np.float32) * inside[:, None]
-        return values
-
-    fx = fraction[:, :1]
-    fy = fraction[:, 1:2]
-    top = sample(y0, x0) * (1 - fx) + sample(y0, x0 + 1) * fx
-    bottom = sample(y0 + 1, x0) * (1 - fx) + sample(y0 + 1, x0 + 1) * fx
-    chip = top * (1 - fy) + bottom * fy
-    rounded: np.ndarray = np.clip(np.rint(chip), 0, 255).astype(np.uint8).reshape(size, size, channels)
-    return rounded
-
-
 def invert_transform(matrix: np.ndarray) -> np.ndarray:
     """The inverse of a 2 x 3 affine transform."""
     square = np.vstack([matrix, [0.0, 0.0, 1.0]])
@@ -117,8 +73,8 @@ class TemplateAligner:
     def chip_to_image(self, points: np.ndarray) -> np.ndarray:
         return invert_transform(similarity_transform(points, self.template))
 
-    def align(self, pixels: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    def align(self, frame: Frame, landmarks: np.ndarray) -> np.ndarray:
         chips = np.zeros((len(landmarks), self.chip_size, self.chip_size, 3), dtype=np.uint8)
         for i, points in enumerate(landmarks):
-            chips[i] = warp_affine(pixels, self.chip_to_image(points), self.chip_size)
+            chips[i] = frame.chip(self.chip_to_image(points), self.chip_size)
         return chips

@@ -16,6 +16,7 @@ from typing import Any
 import voluptuous as vol
 import yaml
 
+from hailo_face_server.detectors.catalog import CPU_DETECTORS
 from hailo_face_server.validation import boolean, describe_invalid, float_range, int_range, one_of, text, word_list
 
 DEFAULT_MODEL_ZOO_URL = "https://hailo-model-zoo.s3.eu-west-2.amazonaws.com/ModelZoo/Compiled"
@@ -51,7 +52,7 @@ SCHEMA = vol.Schema(
             vol.Optional("max_faces", default=10): int_range(1, 100),
             vol.Optional("min_face_size", default=40): int_range(16, 4096),
             vol.Optional("cpu_descriptor", default="onnxruntime"): one_of(("onnxruntime", "dlib")),
-            vol.Optional("cpu_detector", default="yunet"): one_of(("yunet", "hog")),
+            vol.Optional("cpu_detector", default="yunet"): one_of(tuple(CPU_DETECTORS)),
         },
         vol.Optional("hailo", default={}): {
             vol.Optional("model_dir", default="data/models"): vol.All(text, vol.Length(min=1)),

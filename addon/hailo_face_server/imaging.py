@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 from hailo_face_server.decode_budget import MIB, DecodeBudget, release_freed_memory
 from hailo_face_server.errors import ImageTooLarge, InvalidImage, UnsupportedMediaType
+from hailo_face_server.frames import Frame
 
 ACCEPTED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 ACCEPTED_CONTENT_TYPES = frozenset(ACCEPTED_FORMATS.values())
@@ -42,7 +43,9 @@ MAX_JPEG_SEGMENTS = 10_000
 DEFAULT_DECODE_BUDGET_BYTES = 1024 * MIB
 DEFAULT_BUDGET_WAIT = 10.0  # seconds a decode waits for others to free the budget
 DEFAULT_BUDGET = DecodeBudget(DEFAULT_DECODE_BUDGET_BYTES)
-RELEASE_AFTER_BYTES = 32 * MIB  # after a decode this large, hand freed memory back to the system
+# After a decode this large, hand freed memory back to the system. Not after a camera frame: trimming
+# costs milliseconds, and the next frame's pages would fault in again.
+RELEASE_AFTER_BYTES = 64 * MIB
 
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError)
 
@@ -65,16 +68,21 @@ _STANDALONE_MARKERS = frozenset([0x00, 0x01, 0xD8, *range(0xD0, 0xD8)])
 
 @dataclass(frozen=True)
 class DecodedImage:
-    pixels: np.ndarray  # H x W x 3, uint8, RGB, C-contiguous
+    frame: Frame  # upright 8-bit RGB
     format: str
 
     @property
+    def pixels(self) -> np.ndarray:
+        """H x W x 3, uint8, RGB, C-contiguous (converted on first use)."""
+        return self.frame.pixels
+
+    @property
     def width(self) -> int:
-        return int(self.pixels.shape[1])
+        return self.frame.width
 
     @property
     def height(self) -> int:
-        return int(self.pixels.shape[0])
+        return self.frame.height
 
 
 def decode_image(
@@ -121,11 +129,9 @@ def decode_image(
                 reserved = decode_peak_bytes(opened, image_format, scans)
                 with budget.reserve(reserved, budget_wait):
                     opened.load()
-                    if reserved >= RELEASE_AFTER_BYTES:
+                    if scans > 1 and reserved >= RELEASE_AFTER_BYTES:
                         release_freed_memory()  # the decoder's buffers (a progressive JPEG's coefficients)
-                    orientation = opened.getexif().get(_ORIENTATION_TAG, 1)
-                    pixels = rgb8_pixels(opened, orientation)
-                    opened.close()  # free the decoded image before the next decode may reserve its bytes
+                    frame = _frame_of(opened)
     except UnidentifiedImageError as err:
         raise InvalidImage("The data is not a JPEG, PNG or WebP image.") from err
     except Image.DecompressionBombError as err:
@@ -137,7 +143,17 @@ def decode_image(
     finally:
         if reserved >= RELEASE_AFTER_BYTES:
             release_freed_memory()
-    return DecodedImage(pixels=pixels, format=image_format)
+    return DecodedImage(frame=frame, format=image_format)
+
+
+def _frame_of(opened: Image.Image) -> Frame:
+    """The loaded image as a frame: an upright RGB image as it is (a camera's JPEG), any other converted."""
+    orientation = opened.getexif().get(_ORIENTATION_TAG, 1)
+    if opened.mode == "RGB" and orientation == 1:
+        return Frame(_image=opened)  # the pipeline takes what it needs from it, nothing converted ahead
+    frame = Frame.of(rgb8_pixels(opened, orientation))
+    opened.close()  # free the decoded image before the next decode may reserve its bytes
+    return frame
 
 
 def check_jpeg_scans(data: bytes, width: int, height: int, max_scans: int, max_scan_pixels: int) -> int:
@@ -284,19 +300,14 @@ def _rgb8(strip: Image.Image) -> np.ndarray:
     return np.asarray(strip.convert("RGB"))  # 1, P (with transparency), LA, RGBA, CMYK, YCbCr, ...
 
 
-def face_crop_jpeg(pixels: np.ndarray, bbox: Sequence[float]) -> bytes:
-    """A small JPEG of the face box with some margin, for people to look at."""
-    height, width = pixels.shape[:2]
+def face_crop_jpeg(frame: Frame, bbox: Sequence[float]) -> bytes:
+    """A small JPEG of the face box with some margin, for people to look at (cut from full resolution)."""
     x1, y1, x2, y2 = bbox
     margin_x = (x2 - x1) * CROP_MARGIN
     margin_y = (y2 - y1) * CROP_MARGIN
-    left = max(0, int(x1 - margin_x))
-    top = max(0, int(y1 - margin_y))
-    right = min(width, int(np.ceil(x2 + margin_x)))
-    bottom = min(height, int(np.ceil(y2 + margin_y)))
-    if right <= left or bottom <= top:
-        left, top, right, bottom = 0, 0, width, height
-    crop = Image.fromarray(pixels[top:bottom, left:right])
+    crop, _ = frame.region_image((x1 - margin_x, y1 - margin_y, x2 + margin_x, y2 + margin_y))
+    if crop.width == 0 or crop.height == 0:
+        crop = frame.image.copy()
     crop.thumbnail((CROP_MAX_SIDE, CROP_MAX_SIDE), Image.Resampling.BILINEAR)
     out = io.BytesIO()
     crop.save(out, format="JPEG", quality=CROP_JPEG_QUALITY)

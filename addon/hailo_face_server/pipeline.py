@@ -9,8 +9,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from hailo_face_server.backends.base import Detections, FaceBackend
+from hailo_face_server.backends.base import FaceBackend
 from hailo_face_server.errors import MultipleFaces, NoFace
+from hailo_face_server.faces import Detections
+from hailo_face_server.frames import Frame
 from hailo_face_server.geometry import box_areas, centres_inside, iou
 
 
@@ -49,43 +51,43 @@ class FacePipeline:
     def __init__(self, backend: FaceBackend) -> None:
         self.backend = backend
 
-    def detect(self, pixels: np.ndarray, options: DetectOptions, timings: Timings) -> Detections:
+    def detect(self, frame: Frame, options: DetectOptions, timings: Timings) -> Detections:
         """Faces, largest first, at most ``options.max_faces`` of them."""
         with timings.measure("detect"):
-            found = self.backend.detect(pixels, min_face_size=options.min_face_size, threshold=options.threshold)
+            found = self.backend.detect(frame, min_face_size=options.min_face_size, threshold=options.threshold)
         order = np.argsort(-box_areas(found.boxes), kind="stable")[: options.max_faces]
         return found.select(order)
 
-    def embed(self, pixels: np.ndarray, detections: Detections, timings: Timings) -> np.ndarray:
+    def embed(self, frame: Frame, detections: Detections, timings: Timings) -> np.ndarray:
         with timings.measure("align"):
-            chips = self.backend.aligner.align(pixels, detections.landmarks)
+            chips = self.backend.align(frame, detections)
         with timings.measure("embed"):
             return self.backend.embed(chips)
 
     def analyze(
         self,
-        pixels: np.ndarray,
+        frame: Frame,
         options: DetectOptions,
         timings: Timings,
         *,
         embed: bool = True,
         choose: FaceChooser | None = None,
     ) -> FaceAnalysis:
-        detections = self.detect(pixels, options, timings)
+        detections = self.detect(frame, options, timings)
         if choose is not None:
             detections = choose(detections)
         if not embed:
             return FaceAnalysis(detections)
-        return FaceAnalysis(detections, self.embed(pixels, detections, timings))
+        return FaceAnalysis(detections, self.embed(frame, detections, timings))
 
-    def embed_largest_faces(self, images: Sequence[np.ndarray], options: DetectOptions) -> list[np.ndarray | None]:
+    def embed_largest_faces(self, images: Sequence[Frame], options: DetectOptions) -> list[np.ndarray | None]:
         """The embedding of the largest face of each image (None where none is found), in one batch."""
         chips: list[np.ndarray] = []
         owners: list[int] = []
-        for owner, pixels in enumerate(images):
-            found = self.detect(pixels, options, Timings())
+        for owner, frame in enumerate(images):
+            found = self.detect(frame, options, Timings())
             if len(found):
-                chips.append(self.backend.aligner.align(pixels, found.landmarks[:1]))
+                chips.append(self.backend.align(frame, found.select([0])))
                 owners.append(owner)
         results: list[np.ndarray | None] = [None] * len(images)
         if chips:

@@ -106,7 +106,7 @@ class Reembedder:
         images = []
         for crop in batch:
             try:
-                images.append((crop, (await self._in_image_pool(decode_image, crop.crop_jpeg, 10**8)).pixels))
+                images.append((crop, (await self._in_image_pool(decode_image, crop.crop_jpeg, 10**8)).frame))
             except FaceServiceError:
                 self.progress.failed += 1
         if not images:

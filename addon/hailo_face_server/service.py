@@ -22,10 +22,11 @@ import numpy as np
 
 from hailo_face_server import __version__
 from hailo_face_server.backends import BackendChoice, FaceBackend, Fallback, create_backend
-from hailo_face_server.backends.base import Detections
 from hailo_face_server.config import Config
 from hailo_face_server.decode_budget import DecodeBudget
 from hailo_face_server.errors import BackendError, BackendTimeout, NotReady, ServerBusy
+from hailo_face_server.faces import Detections
+from hailo_face_server.frames import Frame
 from hailo_face_server.gallery import Gallery
 from hailo_face_server.gallery.export import copy_database
 from hailo_face_server.gallery.gallery import AddedFace, GalleryStats, IdentityDetails
@@ -209,7 +210,7 @@ class FaceService:
 
     def _warm_up(self) -> None:
         assert self._pipeline is not None
-        blank = np.full((480, 640, 3), 127, np.uint8)
+        blank = Frame.of(np.full((480, 640, 3), 127, np.uint8))
         self._pipeline.detect(blank, self._detect_options(None, None, None), Timings())
         self._pipeline.backend.embed(np.zeros((1, *(self._pipeline.backend.aligner.chip_size,) * 2, 3), np.uint8))
 
@@ -325,7 +326,7 @@ class FaceService:
         timings = Timings()
         image = await self._decode(data, timings)
         options = self._detect_options(threshold, min_face_size, max_faces)
-        detections = await self._infer(lambda: pipeline.detect(image.pixels, options, timings), timings, slot)
+        detections = await self._infer(lambda: pipeline.detect(image.frame, options, timings), timings, slot)
         return self._finish(image, detections, timings)
 
     async def embed(
@@ -345,7 +346,7 @@ class FaceService:
         if bbox is not None:
             options, choose = options_for_region(options, bbox), face_in_region(bbox)
         analysis = await self._infer(
-            lambda: pipeline.analyze(image.pixels, options, timings, choose=choose), timings, slot
+            lambda: pipeline.analyze(image.frame, options, timings, choose=choose), timings, slot
         )
         return self._finish(image, analysis.detections, timings, embeddings=analysis.embeddings)
 
@@ -365,7 +366,7 @@ class FaceService:
         recognition_threshold = self.config.face_recognition.recognition_threshold if threshold is None else threshold
 
         def job() -> tuple[Detections, list[Match]]:
-            analysis = pipeline.analyze(image.pixels, options, timings)
+            analysis = pipeline.analyze(image.frame, options, timings)
             assert analysis.embeddings is not None
             with timings.measure("search"):
                 matches = gallery.match(analysis.embeddings, recognition_threshold)
@@ -393,11 +394,11 @@ class FaceService:
         if bbox is not None:
             options, choose = options_for_region(options, bbox), face_in_region(bbox)
         analysis = await self._infer(
-            lambda: pipeline.analyze(image.pixels, options, timings, choose=choose), timings, slot
+            lambda: pipeline.analyze(image.frame, options, timings, choose=choose), timings, slot
         )
         assert analysis.embeddings is not None
         detections = analysis.detections
-        crop = await self._in_image_pool(face_crop_jpeg, image.pixels, detections.boxes[0])
+        crop = await self._in_image_pool(face_crop_jpeg, image.frame, detections.boxes[0])
         info = pipeline.backend.info
         new_face = NewFace(
             model_id=info.model_id,

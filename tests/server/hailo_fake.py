@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from hailo_face_server.backends.hailo_models import CHIPS, MODEL_ZOO_RELEASES
+from hailo_face_server.runtimes.hailo_models import CHIPS, MODEL_ZOO_RELEASES
 
 FAKES_DIR = Path(__file__).resolve().parents[1] / "fakes"
 

@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 
-from hailo_face_server.alignment import TemplateAligner, apply_transform, similarity_transform, warp_affine
+from hailo_face_server.alignment import TemplateAligner, apply_transform, similarity_transform
 from hailo_face_server.backends.cpu import CpuBackend
+from hailo_face_server.frames import Frame
 from hailo_face_server.imaging import decode_image
 from tests.support import Faces
 
@@ -34,17 +35,50 @@ def test_similarity_transform_never_reflects() -> None:
     assert np.linalg.det(matrix[:, :2]) > 0
 
 
-def test_warp_with_the_identity_copies_the_image() -> None:
+def bilinear_reference(pixels: np.ndarray, chip_to_image: np.ndarray, size: int) -> np.ndarray:
+    """Chip pixel (x, y) sampled bilinearly at image point M @ (x, y, 1); pixel centres on integers; black outside."""
+    height, width, _ = pixels.shape
+    chip = np.zeros((size, size, 3))
+    for y in range(size):
+        for x in range(size):
+            u, v = chip_to_image @ np.array([x, y, 1.0])
+            x0, y0 = math.floor(u), math.floor(v)
+            fx, fy = u - x0, v - y0
+            for dx, dy, weight in (
+                (0, 0, (1 - fx) * (1 - fy)),
+                (1, 0, fx * (1 - fy)),
+                (0, 1, (1 - fx) * fy),
+                (1, 1, fx * fy),
+            ):
+                xi, yi = x0 + dx, y0 + dy
+                if 0 <= xi < width and 0 <= yi < height:
+                    chip[y, x] += weight * pixels[yi, xi]
+    return chip
+
+
+def test_a_chip_with_the_identity_copies_the_image() -> None:
     rng = np.random.default_rng(1)
     pixels = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
-    chip = warp_affine(pixels, np.array([[1.0, 0, 0], [0, 1.0, 0]]), 40)
+    chip = Frame.of(pixels).chip(np.array([[1.0, 0, 0], [0, 1.0, 0]]), 40)
     assert np.array_equal(chip, pixels)
 
 
-def test_warp_outside_the_image_is_black() -> None:
+def test_a_chip_outside_the_image_is_black() -> None:
     pixels = np.full((10, 10, 3), 200, np.uint8)
-    chip = warp_affine(pixels, np.array([[1.0, 0, 50], [0, 1.0, 50]]), 8)
+    chip = Frame.of(pixels).chip(np.array([[1.0, 0, 50], [0, 1.0, 50]]), 8)
     assert not chip.any()
+
+
+def test_a_rotated_chip_samples_the_image_where_the_transform_says() -> None:
+    # A smooth image, so that bilinear sampling at a half-pixel offset would differ by far more than rounding.
+    ys, xs = np.mgrid[0:120, 0:160]
+    pixels = np.stack([xs * 1.5, ys * 2.0, (xs + ys) * 0.7], axis=-1).clip(0, 255).astype(np.uint8)
+    matrix = transform(20.0, 1.3, (40.0, 10.0))
+    for frame in (Frame.of(pixels), Frame(_image=Frame.of(pixels).image)):
+        chip = frame.chip(matrix, 48)
+        reference = bilinear_reference(pixels, matrix, 48)
+        inside = reference.sum(axis=2) > 0
+        assert np.abs(chip[inside].astype(float) - reference[inside]).max() <= 1.5
 
 
 def test_template_aligner_puts_the_landmarks_on_the_template() -> None:
@@ -56,7 +90,7 @@ def test_template_aligner_puts_the_landmarks_on_the_template() -> None:
     pixels = np.zeros((300, 300, 3), np.uint8)
     for x, y in landmarks:
         pixels[round(y) - 2 : round(y) + 3, round(x) - 2 : round(x) + 3] = 255
-    (chip,) = TemplateAligner(ARCFACE_TEMPLATE, 112).align(pixels, landmarks[None])
+    (chip,) = TemplateAligner(ARCFACE_TEMPLATE, 112).align(Frame.of(pixels), landmarks[None])
     bright = chip[..., 0] > 100
     for i, (x, y) in enumerate(ARCFACE_TEMPLATE, start=1):
         ys, xs = np.nonzero(bright[int(y) - 4 : int(y) + 5, int(x) - 4 : int(x) + 5])
@@ -92,9 +126,10 @@ def test_the_template_aligner_fits_landmarks_to_the_template_as_arcface_was_trai
 
 def test_dlib_chips_are_dlibs_own(cpu_backend: CpuBackend, faces: Faces) -> None:
     dlib = __import__("dlib")
-    pixels = decode_image(faces.group("bbt3.jpg").read_bytes(), 10**8).pixels
-    detections = cpu_backend.detect(pixels, min_face_size=40, threshold=0.5)
-    chips = cpu_backend.aligner.align(pixels, detections.landmarks)
+    frame = decode_image(faces.group("bbt3.jpg").read_bytes(), 10**8).frame
+    detections = cpu_backend.detect(frame, min_face_size=40, threshold=0.5)
+    chips = cpu_backend.align(frame, detections)  # each cut from the region it covers
+    pixels = np.asarray(frame.image)
     assert chips.shape == (5, 150, 150, 3)
     for chip, points in zip(chips, detections.landmarks, strict=True):
         left, top = points.min(axis=0).astype(int)

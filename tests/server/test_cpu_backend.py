@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from hailo_face_server.backends.cpu import CpuBackend
-from hailo_face_server.backends.descriptor_pool import describe_chips
+from hailo_face_server.frames import Frame
 from hailo_face_server.imaging import decode_image
+from hailo_face_server.runtimes.descriptor_pool import describe_chips
 from tests.support import Faces
 
 
@@ -18,7 +19,7 @@ from tests.support import Faces
 def two_helpers() -> CpuBackend:
     backend = CpuBackend(helper_processes=2, descriptor="dlib")
     deadline = time.monotonic() + 30
-    while not all(h.ready.is_set() for h in backend._descriptor._pool._helpers):  # type: ignore[attr-defined]
+    while not all(h.ready.is_set() for h in backend.embedder.descriptor._pool._helpers):  # type: ignore[attr-defined]
         assert time.monotonic() < deadline, "the descriptor helpers did not start"
         time.sleep(0.05)
     yield backend
@@ -26,24 +27,24 @@ def two_helpers() -> CpuBackend:
 
 
 def test_descriptors_from_helpers_equal_dlibs_own(two_helpers: CpuBackend, faces: Faces) -> None:
-    pixels = decode_image(faces.group("bbt3.jpg").read_bytes(), 10**8).pixels
-    found = two_helpers.detect(pixels, min_face_size=40, threshold=0.5)
-    chips = two_helpers.aligner.align(pixels, found.landmarks)
+    frame = decode_image(faces.group("bbt3.jpg").read_bytes(), 10**8).frame
+    found = two_helpers.detect(frame, min_face_size=40, threshold=0.5)
+    chips = two_helpers.align(frame, found)
     from_helpers = two_helpers.embed(chips)
-    local = describe_chips(two_helpers._descriptor._model, chips)  # type: ignore[attr-defined]
+    local = describe_chips(two_helpers.embedder.descriptor._model, chips)  # type: ignore[attr-defined]
     assert np.allclose(from_helpers, local / np.linalg.norm(local, axis=1, keepdims=True), atol=1e-6)
 
 
 def test_concurrent_requests_get_the_same_answers_as_one_at_a_time(two_helpers: CpuBackend, faces: Faces) -> None:
     assert two_helpers.concurrency == 2
-    images = [decode_image(faces.person(name, 2).read_bytes(), 10**8).pixels for name in ("amy", "raj", "penny")]
-    images.append(decode_image(faces.group("bbt3.jpg").read_bytes(), 10**8).pixels)
+    images = [decode_image(faces.person(name, 2).read_bytes(), 10**8).frame for name in ("amy", "raj", "penny")]
+    images.append(decode_image(faces.group("bbt3.jpg").read_bytes(), 10**8).frame)
 
-    def analyse(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        found = two_helpers.detect(pixels, min_face_size=40, threshold=0.5)
-        return found.boxes, two_helpers.embed(two_helpers.aligner.align(pixels, found.landmarks))
+    def analyse(frame: Frame) -> tuple[np.ndarray, np.ndarray]:
+        found = two_helpers.detect(frame, min_face_size=40, threshold=0.5)
+        return found.boxes, two_helpers.embed(two_helpers.align(frame, found))
 
-    serial = [analyse(pixels) for pixels in images]
+    serial = [analyse(frame) for frame in images]
     with ThreadPoolExecutor(2) as pool:
         concurrent = list(pool.map(analyse, images * 3))
     for (boxes, vectors), (expected_boxes, expected_vectors) in zip(concurrent, serial * 3, strict=True):
@@ -54,18 +55,18 @@ def test_concurrent_requests_get_the_same_answers_as_one_at_a_time(two_helpers: 
 def test_a_helper_that_dies_is_replaced_by_local_work(faces: Faces, caplog: pytest.LogCaptureFixture) -> None:
     backend = CpuBackend(helper_processes=1, descriptor="dlib")
     try:
-        pool = backend._descriptor._pool  # type: ignore[attr-defined]
+        pool = backend.embedder.descriptor._pool  # type: ignore[attr-defined]
         (helper,) = pool._helpers
         helper.ready.wait(30)
         helper.process.kill()
         helper.process.wait()
-        pixels = decode_image(faces.person("amy", 1).read_bytes(), 10**8).pixels
-        found = backend.detect(pixels, min_face_size=40, threshold=0.5)
-        vectors = backend.embed(backend.aligner.align(pixels, found.landmarks))
+        frame = decode_image(faces.person("amy", 1).read_bytes(), 10**8).frame
+        found = backend.detect(frame, min_face_size=40, threshold=0.5)
+        vectors = backend.embed(backend.align(frame, found))
         assert vectors.shape == (1, 128)
         assert abs(float(np.linalg.norm(vectors[0])) - 1) < 1e-5
         assert "descriptor helper process stopped" in caplog.text
         assert pool._helpers == []
-        assert backend.embed(backend.aligner.align(pixels, found.landmarks)).shape == (1, 128)
+        assert backend.embed(backend.align(frame, found)).shape == (1, 128)
     finally:
         backend.close()

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from hailo_face_server.backends.cpu import CpuBackend
-from hailo_face_server.backends.descriptor_pool import describe_chips
-from hailo_face_server.backends.descriptors import OnnxDescriptor
-from hailo_face_server.backends.dlib_models import find_model_files, import_dlib
-from hailo_face_server.backends.dlib_onnx import ConversionError, converted_model, read_dlib_resnet
 from hailo_face_server.imaging import decode_image
+from hailo_face_server.runtimes.descriptor_pool import describe_chips
+from hailo_face_server.runtimes.dlib_descriptors import OnnxDescriptor
+from hailo_face_server.runtimes.dlib_models import find_model_files, import_dlib
+from hailo_face_server.runtimes.dlib_onnx import ConversionError, converted_model, read_dlib_resnet
 from tests.support import PEOPLE, Faces
 
 
@@ -52,9 +52,9 @@ def all_chips(cpu_backend: CpuBackend, faces: Faces) -> np.ndarray:
     paths += [faces.group("bbt1.jpg"), faces.group("bbt3.jpg")]
     chips = []
     for path in paths:
-        pixels = decode_image(path.read_bytes(), 10**8).pixels
-        found = cpu_backend.detect(pixels, min_face_size=40, threshold=0.5)
-        chips.append(cpu_backend.aligner.align(pixels, found.landmarks))
+        frame = decode_image(path.read_bytes(), 10**8).frame
+        found = cpu_backend.detect(frame, min_face_size=40, threshold=0.5)
+        chips.append(cpu_backend.align(frame, found))
     return np.concatenate(chips)
 
 
@@ -73,7 +73,7 @@ def test_the_backend_falls_back_to_dlib_when_onnxruntime_cannot_run(
     unwritable.mkdir()
     os.chmod(unwritable, 0o500)
     if os.access(unwritable, os.W_OK):
-        monkeypatch.setattr("hailo_face_server.backends.dlib_onnx.read_dlib_resnet", _refuse)
+        monkeypatch.setattr("hailo_face_server.runtimes.dlib_onnx.read_dlib_resnet", _refuse)
     caplog.set_level(logging.WARNING)
     backend = CpuBackend(helper_processes=0, model_cache_dir=unwritable)
     try:

@@ -272,7 +272,7 @@ def test_the_multi_process_service_is_asked_for_when_configured(fake_hailo: Path
         config = make_config(tmp_path, hailo__model_dir=str(fake_hailo), hailo__multi_process_service=wanted)
         backend = HailoBackend(config.hailo)
         try:
-            assert backend._vdevice.params.multi_process_service is wanted
+            assert backend.runtime._vdevice.params.multi_process_service is wanted
         finally:
             backend.close()
 

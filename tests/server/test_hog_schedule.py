@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from hailo_face_server.backends.hog_schedule import HOG_WINDOW, plan
+from hailo_face_server.detectors.hog_schedule import HOG_WINDOW, plan
 
 
 @pytest.mark.parametrize(("width", "height"), [(640, 640), (640, 413), (1366, 768), (1920, 1080), (3840, 2160)])

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from hailo_face_server.errors import ImageTooLarge, InvalidImage, UnsupportedMediaType
+from hailo_face_server.frames import Frame
 from hailo_face_server.imaging import decode_image, face_crop_jpeg
 from tests.support import Faces
 
@@ -72,8 +73,8 @@ def test_limits_and_bad_data() -> None:
 
 def test_face_crop_is_a_small_jpeg_with_margin() -> None:
     pixels = np.zeros((1000, 1000, 3), np.uint8)
-    crop = Image.open(io.BytesIO(face_crop_jpeg(pixels, [400, 400, 700, 700])))
+    crop = Image.open(io.BytesIO(face_crop_jpeg(Frame.of(pixels), [400, 400, 700, 700])))
     assert crop.format == "JPEG"
     assert crop.size == (224, 224)
-    edge = Image.open(io.BytesIO(face_crop_jpeg(pixels[:50, :50], [-10, -10, 40, 30])))
+    edge = Image.open(io.BytesIO(face_crop_jpeg(Frame.of(pixels[:50, :50]), [-10, -10, 40, 30])))
     assert edge.size[0] <= 50

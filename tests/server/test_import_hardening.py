@@ -53,8 +53,8 @@ def unit(seed: int, dim: int = DIM) -> np.ndarray:
 def crops(faces: Faces) -> dict[str, bytes]:
     result = {}
     for name in (*PEOPLE, "penny"):
-        pixels = decode_image(faces.person(name, 1).read_bytes(), 10**8).pixels
-        result[name] = face_crop_jpeg(pixels, [20.0, 20.0, 130.0, 130.0])
+        frame = decode_image(faces.person(name, 1).read_bytes(), 10**8).frame
+        result[name] = face_crop_jpeg(frame, [20.0, 20.0, 130.0, 130.0])
     return result
 
 

@@ -26,7 +26,7 @@ async def test_crops_are_embedded_again_and_faceless_ones_are_counted(
     start_app: AppFactory, faces: Faces, tmp_path: Path
 ) -> None:
     store = GalleryStore(tmp_path / "faces.db")
-    penny = decode_image(faces.person("penny", 1).read_bytes(), 10**8).pixels
+    penny = decode_image(faces.person("penny", 1).read_bytes(), 10**8).frame
     crops = {
         "penny": face_crop_jpeg(penny, [11, 11, 140, 140]),
         "blank": jpeg(Image.new("RGB", (160, 160), (200, 200, 200))),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hailo_face_server.scrfd import (
+from hailo_face_server.detectors.scrfd import (
     ANCHORS_PER_CELL,
     STRIDES,
     HeadOutputs,
@@ -15,6 +15,7 @@ from hailo_face_server.scrfd import (
     letterbox_geometry,
     letterbox_image,
 )
+from hailo_face_server.frames import Frame
 
 SIZE = 640
 
@@ -114,7 +115,7 @@ def test_outputs_are_grouped_by_shape_whatever_their_names_and_order() -> None:
 
 def test_letterbox_centres_the_image_and_maps_back() -> None:
     pixels = np.full((100, 200, 3), 255, np.uint8)
-    canvas, geometry = letterbox_image(pixels, 64)
+    canvas, geometry = letterbox_image(Frame.of(pixels), 64)
     assert canvas.shape == (64, 64, 3)
     assert (geometry.pad_x, geometry.pad_y) == (0, 16)
     # Padded with Hailo's letterbox grey, as the network saw it in Hailo's pipelines.

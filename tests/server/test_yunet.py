@@ -14,7 +14,9 @@ from PIL import Image, ImageFilter
 from hailo_face_server.backends.base import BackendUnavailable
 from hailo_face_server.backends.cpu import CpuBackend
 from hailo_face_server.detectors import yunet
-from hailo_face_server.detectors.yunet import YunetDetector, YunetFaces
+from hailo_face_server.detectors.yunet import YunetDetector
+from hailo_face_server.faces import Detections, LandmarkScheme
+from hailo_face_server.frames import Frame
 from hailo_face_server.imaging import decode_image
 from hailo_face_server.runtimes.onnx_models import ModelUnavailable
 from tests.support import PEOPLE, Faces
@@ -58,14 +60,15 @@ def test_the_conversion_is_made_once_and_kept(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.part"))
 
 
-def centres_found(found: YunetFaces, centres: list[tuple[float, float]]) -> int:
+def centres_found(found: Detections, centres: list[tuple[float, float]]) -> int:
     return sum(any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in found.boxes) for x, y in centres)
 
 
 def test_group_photos_give_every_labelled_face_with_its_landmarks(detector: YunetDetector, faces: Faces) -> None:
     for photo, labels in faces.labels().items():
-        pixels = decode_image(faces.group(photo).read_bytes(), 10**8).pixels
-        found = detector.detect(pixels, min_face_size=40, threshold=0.5)
+        frame = decode_image(faces.group(photo).read_bytes(), 10**8).frame
+        found = detector.detect(frame, min_face_size=40, threshold=0.5)
+        assert found.scheme == LandmarkScheme.ARCFACE_5
         assert len(found.boxes) == len(labels), photo
         assert centres_found(found, [tuple(label["center"]) for label in labels]) == len(labels)
         for box, points in zip(found.boxes, found.landmarks, strict=True):
@@ -112,7 +115,7 @@ def test_faces_in_camera_frames_are_found(
 ) -> None:
     frame, centres = camera_frame(faces, size, portrait)
     frame = {"plain": frame, "dark": dark_and_noisy(frame), "blurred": blurred_and_compressed(frame)}[condition]
-    found = detector.detect(np.asarray(frame), min_face_size=40, threshold=0.5)
+    found = detector.detect(Frame.of(np.asarray(frame)), min_face_size=40, threshold=0.5)
     assert centres_found(found, centres) == len(PEOPLE)
     assert len(found.boxes) == len(PEOPLE)  # nothing on the plain background
 
@@ -122,7 +125,7 @@ def test_a_face_filling_the_frame_is_found(detector: YunetDetector, faces: Faces
     portrait = Image.open(faces.person("penny", 2)).convert("RGB").resize((1080, 1080), Image.Resampling.BICUBIC)
     frame = Image.new("RGB", (1920, 1080), BACKGROUND)
     frame.paste(portrait, (420, 0))
-    found = detector.detect(np.asarray(frame), min_face_size=40, threshold=0.5)
+    found = detector.detect(Frame.of(np.asarray(frame)), min_face_size=40, threshold=0.5)
     assert len(found.boxes) == 1
     assert found.boxes[0][2] - found.boxes[0][0] > 600
 
@@ -137,7 +140,7 @@ def test_faces_of_rolled_group_photos_are_found(detector: YunetDetector, faces: 
         rolled = image.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=BACKGROUND)
         moved = np.array(rolled.size) / 2
         centres = [tuple(rotation @ (np.array(label["center"]) - centre) + moved) for label in labels]
-        found = detector.detect(np.asarray(rolled), min_face_size=40, threshold=0.5)
+        found = detector.detect(Frame.of(np.asarray(rolled)), min_face_size=40, threshold=0.5)
         assert centres_found(found, centres) == len(labels), (photo, angle)
 
 
@@ -146,10 +149,10 @@ def test_the_cpu_backend_with_yunet_names_people_as_with_hog(yunet_backend: CpuB
     assert yunet_backend.info.model_id == "dlib_resnet_v1"  # the same embeddings: galleries carry over
 
     def embedding(name: str, number: int) -> np.ndarray:
-        pixels = decode_image(faces.person(name, number).read_bytes(), 10**8).pixels
-        found = yunet_backend.detect(pixels, min_face_size=40, threshold=0.5)
-        assert len(found) == 1
-        vector: np.ndarray = yunet_backend.embed(yunet_backend.aligner.align(pixels, found.landmarks))[0]
+        frame = decode_image(faces.person(name, number).read_bytes(), 10**8).frame
+        found = yunet_backend.detect(frame, min_face_size=40, threshold=0.5)
+        assert len(found) == 1 and found.scheme == LandmarkScheme.DLIB_5
+        vector: np.ndarray = yunet_backend.embed(yunet_backend.align(frame, found))[0]
         return vector
 
     taught = np.stack([embedding(name, 1) for name in PEOPLE])

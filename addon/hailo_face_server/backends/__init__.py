@@ -31,7 +31,7 @@ def create_backend(config: Config) -> BackendChoice:
     """Load the configured backend; ``auto`` tries the Hailo NPU and falls back to the CPU."""
     from hailo_face_server.backends.cpu import CpuBackend
     from hailo_face_server.backends.hailo import HailoBackend
-    from hailo_face_server.backends.hailo_errors import device_node_present
+    from hailo_face_server.runtimes.hailo_errors import device_node_present
 
     choice = config.face_recognition.backend
 

@@ -1,34 +1,35 @@
-"""The interface every inference backend implements.
+"""A backend: a detector, the landmark adapter it may need, and an embedder, composed.
 
-A backend is used from one thread at a time (the inference worker), so an
-accelerator never sees two requests at once.
+Every backend has the same shape: a 5-landmark detector -> (an adapter when
+the embedder takes other landmarks) -> the embedder's aligner -> the
+embedder. Backends differ only in their parts (backends/cpu.py,
+backends/hailo.py). A backend is used from the inference worker; a device's
+runs never overlap.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from hailo_face_server.alignment import FaceAligner
+from hailo_face_server.detectors.base import FaceDetector, LandmarkAdapter
+from hailo_face_server.embedders.base import FaceEmbedder, l2_normalize
+from hailo_face_server.faces import Detections, LandmarkScheme
+from hailo_face_server.frames import Frame
 from hailo_face_server.matching import SimilarityCalibration
+from hailo_face_server.unavailable import BackendUnavailable
 
-
-def l2_normalize(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length, as float32."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    normalized: np.ndarray = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
-    return normalized
-
-
-class BackendUnavailable(Exception):
-    """The backend cannot start here; the message says why and what to do, the code what kind of problem."""
-
-    def __init__(self, message: str, code: str = "unavailable") -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+__all__ = [
+    "BackendChoice",
+    "BackendInfo",
+    "BackendUnavailable",
+    "Detections",
+    "FaceBackend",
+    "Fallback",
+    "l2_normalize",
+]
 
 
 @dataclass(frozen=True)
@@ -43,51 +44,74 @@ class BackendInfo:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Detections:
-    """Faces found in one image, in that image's pixel coordinates."""
+class FaceBackend:
+    """Detect faces, and embed them from the full-resolution frame."""
 
-    boxes: np.ndarray  # N x 4 float32, x1 y1 x2 y2
-    scores: np.ndarray  # N float32, 0..1
-    landmarks: np.ndarray  # N x 5 x 2 float32
-
-    @classmethod
-    def empty(cls) -> Detections:
-        return cls(
-            boxes=np.zeros((0, 4), np.float32),
-            scores=np.zeros((0,), np.float32),
-            landmarks=np.zeros((0, 5, 2), np.float32),
+    def __init__(
+        self,
+        *,
+        name: str,
+        device: str,
+        detector: FaceDetector,
+        embedder: FaceEmbedder,
+        adapter: LandmarkAdapter | None = None,
+        extra: dict[str, object] | None = None,
+        health: Callable[[], str | None] | None = None,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        if (adapter.target if adapter else detector.scheme) != embedder.scheme:
+            raise ValueError(f"{embedder.name} takes {embedder.scheme} landmarks; nothing gives them")
+        self.detector = detector
+        self.adapter = adapter
+        self.embedder = embedder
+        self.aligner = embedder.aligner
+        # How many requests may run at once: 1 for a device, more where the parts are safe to share.
+        self.concurrency = embedder.concurrency
+        self._health = health
+        self._on_close = on_close
+        models = {"detector": detector.name, "embedder": embedder.name}
+        if adapter is not None:
+            models["landmarks"] = adapter.name
+        self.info = BackendInfo(
+            name=name,
+            model_id=embedder.model_id,
+            embedding_dim=embedder.dimension,
+            models=models,
+            landmark_scheme=str(embedder.scheme),
+            device=device,
+            calibration=embedder.calibration,
+            extra=extra or {},
         )
 
-    def __len__(self) -> int:
-        return int(self.boxes.shape[0])
+    @property
+    def problem(self) -> str | None:
+        """Set when the backend failed in a way only a restart mends (e.g. a device timeout)."""
+        return self._health() if self._health is not None else None
 
-    def select(self, indices: np.ndarray | list[int]) -> Detections:
-        index = np.asarray(indices, dtype=np.intp)
-        return Detections(self.boxes[index], self.scores[index], self.landmarks[index])
+    @property
+    def scheme(self) -> LandmarkScheme:
+        return self.embedder.scheme
 
+    def detect(self, frame: Frame, *, min_face_size: int, threshold: float) -> Detections:
+        """Faces of at least ``min_face_size`` pixels scoring at least ``threshold``, with the embedder's landmarks."""
+        found = self.detector.detect(frame, min_face_size=min_face_size, threshold=threshold)
+        return self.adapter.adapt(frame, found) if self.adapter is not None else found
 
-class FaceBackend(ABC):
-    """Detect faces, and embed aligned face chips in a batch."""
+    def align(self, frame: Frame, detections: Detections) -> np.ndarray:
+        if detections.scheme != self.embedder.scheme:
+            raise ValueError(f"{self.embedder.name} aligns {self.embedder.scheme} landmarks, not {detections.scheme}")
+        return self.aligner.align(frame, detections.landmarks)
 
-    info: BackendInfo
-    aligner: FaceAligner
-    # How many requests may run at once: 1 for a device, more where the
-    # backend is safe to call from several threads.
-    concurrency: int = 1
-    # Set when the backend failed in a way only a restart mends (e.g. a device timeout).
-    problem: str | None = None
-
-    @abstractmethod
-    def detect(self, pixels: np.ndarray, *, min_face_size: int, threshold: float) -> Detections:
-        """Faces of at least ``min_face_size`` pixels with a score of at least ``threshold``."""
-
-    @abstractmethod
     def embed(self, chips: np.ndarray) -> np.ndarray:
         """N aligned chips (N x S x S x 3 uint8) to N L2-normalised float32 vectors."""
+        return self.embedder.embed(chips)
 
-    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
-        """Release the device or helper processes."""
+    def close(self) -> None:
+        """Release helper processes and devices."""
+        self.embedder.close()
+        self.detector.close()
+        if self._on_close is not None:
+            self._on_close()
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from hailo_face_server.detectors.base import FaceDetector
+from hailo_face_server.faces import Detections, LandmarkScheme
+from hailo_face_server.frames import Frame, Scaled
 from hailo_face_server.geometry import non_max_suppression
 from hailo_face_server.runtimes.onnx_models import PackagedModel, runnable_copy
 
@@ -42,16 +43,10 @@ MAX_CANDIDATES = 5000
 COARSE_SIDE = 320
 
 
-@dataclass(frozen=True)
-class YunetFaces:
-    """Faces in the coordinates of the image given to ``detect``."""
+class YunetDetector(FaceDetector):
+    name = "yunet_2023mar"
+    scheme = LandmarkScheme.ARCFACE_5
 
-    boxes: np.ndarray  # N x 4 float32, x1 y1 x2 y2
-    scores: np.ndarray  # N float32
-    landmarks: np.ndarray  # N x 5 x 2 float32: eye centres, nose tip, mouth corners (image left first)
-
-
-class YunetDetector:
     def __init__(self, cache_dir: Path, threads: int | None = None) -> None:
         import onnxruntime
 
@@ -64,19 +59,19 @@ class YunetDetector:
         self._session = onnxruntime.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
         self._outputs = [output.name for output in self._session.get_outputs()]
 
-    def detect(self, pixels: np.ndarray, *, min_face_size: int, threshold: float) -> YunetFaces:
-        """Faces of at least ``min_face_size`` pixels scoring at least ``threshold``, in ``pixels``' coordinates.
+    def detect(self, frame: Frame, *, min_face_size: int, threshold: float) -> Detections:
+        """Faces of at least ``min_face_size`` pixels scoring at least ``threshold``, in the frame's coordinates.
 
         One pass at the scale that brings the smallest wanted face to YuNet's
         reliable size, and, when that image is large, one more on a small copy
         for faces too large for YuNet's anchors (a face filling a 1080p frame).
         """
-        height, width = pixels.shape[:2]
+        longer = max(frame.width, frame.height)
         fine = min(1.0, RELIABLE_SIDE / max(1, min_face_size))
         passes = [fine]
-        if max(width, height) * fine > COARSE_SIDE:
-            passes.append(COARSE_SIDE / max(width, height))
-        found = [self._detect_at(pixels, scale, threshold) for scale in passes]
+        if longer * fine > COARSE_SIDE:
+            passes.append(COARSE_SIDE / longer)
+        found = [self._detect_at(frame.scaled(scale), threshold) for scale in passes]
         boxes = np.concatenate([boxes for boxes, _, _ in found])
         scores = np.concatenate([scores for _, scores, _ in found])
         landmarks = np.concatenate([points for _, _, points in found])
@@ -84,20 +79,15 @@ class YunetDetector:
         boxes, scores, landmarks = boxes[keep], scores[keep], landmarks[keep]
         sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
         wanted = sides >= 0.9 * min_face_size
-        return YunetFaces(
+        return Detections(
             boxes=boxes[wanted].astype(np.float32),
             scores=scores[wanted].astype(np.float32),
             landmarks=landmarks[wanted].astype(np.float32),
+            scheme=self.scheme,
         )
 
-    def _detect_at(self, pixels: np.ndarray, scale: float, threshold: float) -> tuple[np.ndarray, ...]:
-        height, width = pixels.shape[:2]
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        small = (
-            pixels
-            if size == (width, height)
-            else np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
-        )
+    def _detect_at(self, scaled: Scaled, threshold: float) -> tuple[np.ndarray, ...]:
+        small = scaled.pixels
         net_h = math.ceil(small.shape[0] / MULTIPLE) * MULTIPLE
         net_w = math.ceil(small.shape[1] / MULTIPLE) * MULTIPLE
         planar = np.zeros((1, 3, net_h, net_w), np.float32)
@@ -105,7 +95,7 @@ class YunetDetector:
         outputs = dict(zip(self._outputs, self._session.run(None, {INPUT: planar}), strict=True))
         boxes, scores, landmarks = decode(outputs, net_h, net_w, threshold)
         keep = non_max_suppression(boxes, scores, NMS_IOU)
-        factor = np.array([width / size[0], height / size[1]])
+        factor = np.array(scaled.to_frame)
         return boxes[keep] * np.tile(factor, 2), scores[keep], landmarks[keep] * factor
 
 

@@ -1,4 +1,4 @@
-"""Child process of DescriptorPool: ``python -m hailo_face_server.backends.descriptor_helper MODEL``."""
+"""Child process of DescriptorPool: ``python -m hailo_face_server.runtimes.descriptor_helper MODEL``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 
-from hailo_face_server.backends.descriptor_pool import CHIP_BYTES, READY_BYTE, describe_chips, read_exactly
-from hailo_face_server.backends.dlib_models import DESCRIPTOR_CHIP_SIZE, import_dlib
+from hailo_face_server.runtimes.descriptor_pool import CHIP_BYTES, READY_BYTE, describe_chips, read_exactly
+from hailo_face_server.runtimes.dlib_models import DESCRIPTOR_CHIP_SIZE, import_dlib
 
 
 def serve(model_path: str) -> int:

@@ -13,9 +13,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from hailo_face_server.backends.base import BackendUnavailable
-from hailo_face_server.backends.model_download import DownloadFailed, download
 from hailo_face_server.config import HailoConfig
+from hailo_face_server.runtimes.model_download import DownloadFailed, download
+from hailo_face_server.unavailable import BackendUnavailable
 
 _LOGGER = logging.getLogger(__name__)
 

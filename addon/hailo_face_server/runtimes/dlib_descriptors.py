@@ -9,8 +9,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from hailo_face_server.backends.descriptor_pool import DescriptorPool, describe_chips
-from hailo_face_server.backends.dlib_models import DlibModelFiles
+from hailo_face_server.runtimes.descriptor_pool import DescriptorPool, describe_chips
+from hailo_face_server.runtimes.dlib_models import DlibModelFiles
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class OnnxDescriptor:
     def __init__(self, files: DlibModelFiles, cache_dir: Path) -> None:
         import onnxruntime
 
-        from hailo_face_server.backends.dlib_onnx import INPUT_NAME, converted_model
+        from hailo_face_server.runtimes.dlib_onnx import INPUT_NAME, converted_model
 
         cores = os.cpu_count() or 1
         self.model_path = converted_model(files.descriptor, cache_dir)

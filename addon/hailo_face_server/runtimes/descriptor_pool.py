@@ -4,7 +4,7 @@ dlib's ResNet holds the GIL for its whole forward pass (about 150 ms a face
 here): in the server's process that stalls the event loop, so /health and
 every other request wait (measured: up to 150 ms, docs/performance.md).  In
 child processes it stalls nothing, and several faces use several cores.
-Each child (``python -m hailo_face_server.backends.descriptor_helper``) loads
+Each child (``python -m hailo_face_server.runtimes.descriptor_helper``) loads
 the model once and then answers framed requests on its stdin/stdout: a
 little-endian uint32 chip count followed by the chips' bytes, answered by
 count x 128 float32.
@@ -22,7 +22,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from hailo_face_server.backends.dlib_models import DESCRIPTOR_CHIP_SIZE
+from hailo_face_server.runtimes.dlib_models import DESCRIPTOR_CHIP_SIZE
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class _Helper:
     def __init__(self, model_path: str, on_ready: Callable[[_Helper], None]) -> None:
         self._on_ready = on_ready
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hailo_face_server.backends.descriptor_helper", model_path],
+            [sys.executable, "-m", "hailo_face_server.runtimes.descriptor_helper", model_path],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )

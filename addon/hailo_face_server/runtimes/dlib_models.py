@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hailo_face_server.backends.base import BackendUnavailable
+from hailo_face_server.unavailable import BackendUnavailable
 
 DESCRIPTOR_CHIP_SIZE = 150
 DESCRIPTOR_CHIP_PADDING = 0.25

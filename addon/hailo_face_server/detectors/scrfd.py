@@ -12,10 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
-from hailo_face_server.backends.base import Detections
+from hailo_face_server.detectors.base import FaceDetector
+from hailo_face_server.faces import Detections, LandmarkScheme
+from hailo_face_server.frames import Frame
 from hailo_face_server.geometry import non_max_suppression
+from hailo_face_server.runtimes.hailo import HailoNetwork, HailoRuntime
+from hailo_face_server.unavailable import BackendUnavailable
 
 STRIDES = (8, 16, 32)
 ANCHORS_PER_CELL = 2
@@ -54,12 +57,11 @@ def letterbox_geometry(width: int, height: int, size: int) -> Letterbox:
     return Letterbox(scale=scale, pad_x=(size - scaled_w) // 2, pad_y=(size - scaled_h) // 2)
 
 
-def letterbox_image(pixels: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
-    """The image scaled to fit a size x size square, centred on Hailo's grey."""
-    height, width = pixels.shape[:2]
-    geometry = letterbox_geometry(width, height, size)
-    scaled_w, scaled_h = round(width * geometry.scale), round(height * geometry.scale)
-    resized = np.asarray(Image.fromarray(pixels).resize((scaled_w, scaled_h), Image.Resampling.BILINEAR))
+def letterbox_image(frame: Frame, size: int) -> tuple[np.ndarray, Letterbox]:
+    """The frame scaled to fit a size x size square, centred on Hailo's grey."""
+    geometry = letterbox_geometry(frame.width, frame.height, size)
+    resized = frame.scaled(geometry.scale).pixels
+    scaled_h, scaled_w = resized.shape[:2]
     canvas = np.full((size, size, 3), LETTERBOX_FILL, dtype=np.uint8)
     canvas[geometry.pad_y : geometry.pad_y + scaled_h, geometry.pad_x : geometry.pad_x + scaled_w] = resized
     return canvas, geometry
@@ -99,7 +101,7 @@ def decode(heads: Mapping[int, HeadOutputs], threshold: float, letterbox: Letter
         keypoints.append(offsets_to_keypoints(points, offsets))
         scores.append(flat_scores[keep])
     if not boxes:
-        return Detections.empty()
+        return Detections.empty(LandmarkScheme.ARCFACE_5)
     all_boxes = np.concatenate(boxes)
     all_scores = np.concatenate(scores)
     kept = non_max_suppression(all_boxes, all_scores, NMS_IOU)
@@ -109,6 +111,7 @@ def decode(heads: Mapping[int, HeadOutputs], threshold: float, letterbox: Letter
         boxes=image_boxes.astype(np.float32),
         scores=all_scores[kept].astype(np.float32),
         landmarks=image_keypoints.astype(np.float32),
+        scheme=LandmarkScheme.ARCFACE_5,
     )
 
 
@@ -133,3 +136,31 @@ def group_outputs(outputs: Mapping[str, np.ndarray], input_size: int) -> dict[in
             )
         heads[stride] = HeadOutputs(scores=kinds[channels[0]], boxes=kinds[channels[1]], keypoints=kinds[channels[2]])
     return heads
+
+
+class ScrfdDetector(FaceDetector):
+    """SCRFD on a Hailo: the frame letterboxed into the network's square input, decoded on the host."""
+
+    scheme = LandmarkScheme.ARCFACE_5
+
+    def __init__(self, runtime: HailoRuntime, network: HailoNetwork) -> None:
+        self._runtime = runtime
+        self._network = network
+        self.name = network.hef.stem
+        self.input_size = network.input_shape[0]
+        if network.input_shape != (self.input_size, self.input_size, 3):
+            raise BackendUnavailable(
+                f"{network.hef} takes {network.input_shape}; a face detector takes S x S x 3.", "wrong_model"
+            )
+        try:
+            group_outputs({n: np.zeros(s, np.float32) for n, s in network.output_shapes.items()}, self.input_size)
+        except ValueError as err:
+            raise BackendUnavailable(f"{network.hef} does not look like SCRFD: {err}", "wrong_model") from err
+
+    def detect(self, frame: Frame, *, min_face_size: int, threshold: float) -> Detections:
+        canvas, geometry = letterbox_image(frame, self.input_size)
+        outputs = self._runtime.run(self._network, canvas[None])
+        heads = group_outputs({name: tensor[0] for name, tensor in outputs.items()}, self.input_size)
+        found = decode(heads, threshold, geometry)
+        sides = np.maximum(found.boxes[:, 2] - found.boxes[:, 0], found.boxes[:, 3] - found.boxes[:, 1])
+        return found.select(np.flatnonzero(sides >= 0.9 * min_face_size))

@@ -1,0 +1,150 @@
+"""One decoded image as the pipeline uses it: a reduced copy for the detector, face regions at full resolution.
+
+A camera frame is decoded once. The detector looks at a copy no larger than
+it needs (a box-filter reduction by a whole factor, then a small resize),
+made straight from the decoded image; face chips and crops are cut from the
+full-resolution image. Full-resolution numpy pixels are made only for a part
+that needs the whole image (dlib's HOG detector), once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+# Pillow samples a transform at pixel centres (x + 0.5); the pipeline puts pixel centres on integers.
+_HALF = 0.5
+# A chip covering more than this share of the frame is sampled from the whole frame, not a cut-out.
+WHOLE_FRAME_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """The frame resized for a detector: multiply its coordinates by ``to_frame`` (x, y) to get the frame's."""
+
+    pixels: np.ndarray  # h x w x 3 uint8 RGB
+    to_frame: tuple[float, float]
+
+
+@dataclass(eq=False)
+class Frame:
+    """An upright 8-bit RGB image, held as a Pillow image, as numpy pixels, or both (each made once)."""
+
+    _image: Image.Image | None = None
+    _pixels: np.ndarray | None = None
+    _scaled: dict[tuple[int, int], Scaled] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self._image is None and self._pixels is None:
+            raise ValueError("a frame needs an image or pixels")
+        if self._image is not None and self._image.mode != "RGB":
+            raise ValueError(f"a frame's image is RGB, not {self._image.mode}")
+
+    @classmethod
+    def of(cls, pixels: np.ndarray) -> Frame:
+        """A frame of H x W x 3 uint8 RGB pixels."""
+        if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
+            raise ValueError(f"a frame's pixels are H x W x 3 uint8, not {pixels.shape} {pixels.dtype}")
+        return cls(_pixels=pixels)
+
+    @property
+    def width(self) -> int:
+        return self._image.width if self._image is not None else int(self._pixels.shape[1])  # type: ignore[union-attr]
+
+    @property
+    def height(self) -> int:
+        return self._image.height if self._image is not None else int(self._pixels.shape[0])  # type: ignore[union-attr]
+
+    @property
+    def pixels(self) -> np.ndarray:
+        """The whole image as H x W x 3 uint8 RGB (converted on first use)."""
+        if self._pixels is None:
+            from hailo_face_server.imaging import rgb8_pixels
+
+            assert self._image is not None
+            self._pixels = rgb8_pixels(self._image)
+        return self._pixels
+
+    @property
+    def image(self) -> Image.Image:
+        """The whole image as a Pillow RGB image (made from the pixels on first use)."""
+        if self._image is None:
+            assert self._pixels is not None
+            self._image = Image.fromarray(np.ascontiguousarray(self._pixels))
+        return self._image
+
+    def scaled(self, scale: float) -> Scaled:
+        """The frame at ``scale``: when smaller, reduced by a whole factor first, then resized to the exact size."""
+        size = (max(1, round(self.width * scale)), max(1, round(self.height * scale)))
+        cached = self._scaled.get(size)
+        if cached is not None:
+            return cached
+        if size == (self.width, self.height):
+            result = Scaled(self.pixels if self._image is None else np.asarray(self._image), (1.0, 1.0))
+        else:
+            image = self.image
+            # A whole factor within rounding of the size (1238 rows to 413 is a factor of 3, not 2).
+            factor = max(1, math.floor(min(self.width / size[0], self.height / size[1]) + 0.01))
+            if factor > 1:
+                image = image.reduce(factor)
+            if image.size != size:
+                image = image.resize(size, Image.Resampling.BILINEAR)
+            result = Scaled(np.asarray(image), (self.width / size[0], self.height / size[1]))
+        self._scaled[size] = result
+        return result
+
+    def region(self, box: np.ndarray | tuple[float, float, float, float]) -> tuple[np.ndarray, tuple[int, int]]:
+        """The pixels inside ``box`` (x1, y1, x2, y2; clipped to the frame) and the region's top-left corner."""
+        left, top, right, bottom = self._clip(box)
+        if self._pixels is not None:
+            return self._pixels[top:bottom, left:right], (left, top)
+        assert self._image is not None
+        return np.asarray(self._image.crop((left, top, right, bottom))), (left, top)
+
+    def region_image(self, box: np.ndarray | tuple[float, float, float, float]) -> tuple[Image.Image, tuple[int, int]]:
+        """As ``region``, as a Pillow image."""
+        left, top, right, bottom = self._clip(box)
+        if self._image is not None:
+            return self._image.crop((left, top, right, bottom)), (left, top)
+        return Image.fromarray(np.ascontiguousarray(self.pixels[top:bottom, left:right])), (left, top)
+
+    def chip(self, chip_to_frame: np.ndarray, size: int) -> np.ndarray:
+        """A size x size chip; chip pixel (x, y) is sampled (bilinear) at frame point M @ (x, y, 1), black outside.
+
+        Sampled from the part of the frame the chip covers: Pillow's transform is faster on a
+        small image than on the whole frame (the pixels it reads stay in the cache), unless
+        the face fills much of the frame, where cutting the part out would cost more.
+        """
+        corners = np.array([[0, 0, 1], [size - 1, 0, 1], [0, size - 1, 1], [size - 1, size - 1, 1]], float)
+        mapped = corners @ np.asarray(chip_to_frame, float).T
+        low, high = mapped.min(axis=0) - 2, mapped.max(axis=0) + 3
+        if self._image is not None and np.prod(high - low) > WHOLE_FRAME_SHARE * self.width * self.height:
+            region, (left, top) = self._image, (0, 0)
+        else:
+            region, (left, top) = self.region_image((low[0], low[1], high[0], high[1]))
+        if region.width == 0 or region.height == 0:
+            return np.zeros((size, size, 3), np.uint8)
+        a, b, c = chip_to_frame[0]
+        d, e, f = chip_to_frame[1]
+        # Pillow maps output point p (pixel centre p + 0.5) to input p' and samples at p' - 0.5.
+        data = (
+            a,
+            b,
+            c - left + _HALF - _HALF * (a + b),
+            d,
+            e,
+            f - top + _HALF - _HALF * (d + e),
+        )
+        chip = region.transform((size, size), Image.Transform.AFFINE, data, Image.Resampling.BILINEAR, fillcolor=0)
+        return np.asarray(chip)
+
+    def _clip(self, box: np.ndarray | tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+        x1, y1, x2, y2 = (float(v) for v in box)
+        left = min(max(0, math.floor(x1)), self.width)
+        top = min(max(0, math.floor(y1)), self.height)
+        right = max(left, min(self.width, math.ceil(x2)))
+        bottom = max(top, min(self.height, math.ceil(y2)))
+        return left, top, right, bottom
