@@ -23,7 +23,7 @@ import numpy as np
 from hailo_face_server import __version__
 from hailo_face_server.backends import BackendChoice, FaceBackend, Fallback, create_backend
 from hailo_face_server.config import Config
-from hailo_face_server.decode_budget import DecodeBudget
+from hailo_face_server.decode_budget import DecodeBudget, release_freed_memory
 from hailo_face_server.errors import BackendError, BackendTimeout, NotReady, ServerBusy
 from hailo_face_server.faces import Detections
 from hailo_face_server.frames import Frame
@@ -134,6 +134,8 @@ class FaceService:
             self._pipeline = FacePipeline(backend)
             if self.config.performance.warmup_enabled:
                 await self.worker.run(self._warm_up, None)
+            # A first start converts models (tens of MB, freed): hand that memory back.
+            release_freed_memory()
         except Exception as err:
             self.status = STATUS_ERROR
             self.error = str(err) or type(err).__name__

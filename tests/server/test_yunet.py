@@ -168,3 +168,28 @@ def test_the_cpu_backend_with_yunet_names_people_as_with_hog(yunet_backend: CpuB
                     wrong.append((name, number, PEOPLE[best]))
     assert wrong == []
     assert right >= 31
+
+
+@pytest.mark.parametrize(("width", "height"), [(1536, 864), (3072, 1728), (1920, 1080), (900, 5000), (640, 480)])
+def test_tiles_cover_the_input_overlap_enough_and_stay_small(width: int, height: int) -> None:
+    tiles = yunet.plan_tiles(width, height)
+    covered = np.zeros((height, width), bool)
+    for left, top, right, bottom in tiles:
+        assert 0 <= left < right <= width and 0 <= top < bottom <= height
+        assert (right - left) * (bottom - top) <= max(yunet.MAX_TILE_PIXELS, width * height if len(tiles) == 1 else 0)
+        covered[top:bottom, left:right] = True
+    assert covered.all()
+    # Any square of the overlap's side lies whole in some tile.
+    side = yunet.TILE_OVERLAP
+    for x in range(0, width - side + 1, 37):
+        for y in range(0, height - side + 1, 41):
+            assert any(lt <= x and tp <= y and x + side <= rt and y + side <= bt for lt, tp, rt, bt in tiles), (x, y)
+
+
+def test_a_tiled_pass_is_followed_by_one_that_sees_the_faces_tiles_cut() -> None:
+    passes = yunet.plan_passes(3840, 2160, 40)
+    assert passes[0] == pytest.approx(0.8)
+    assert len(yunet.plan_tiles(3072, 1728)) > 1
+    # The next pass brings a face as large as the overlap down to the reliable size.
+    assert passes[1] == pytest.approx(passes[0] * yunet.RELIABLE_SIDE / yunet.TILE_OVERLAP)
+    assert len(yunet.plan_tiles(round(3840 * passes[-1]), round(2160 * passes[-1]))) == 1

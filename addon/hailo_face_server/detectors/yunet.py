@@ -41,6 +41,52 @@ RELIABLE_SIDE = 32.0
 MAX_CANDIDATES = 5000
 # Faces larger than YuNet's anchors are found on a copy this large (the longer side).
 COARSE_SIDE = 320
+# onnxruntime holds every layer's activations for the whole input at once (about 100 MB per
+# megapixel of input): a larger input is run in tiles of at most this many pixels, overlapping
+# by TILE_OVERLAP, so that memory stays bounded whatever the frame. A face no larger than the
+# overlap lies whole in some tile; larger ones cut by a tile's edge are found by the next pass,
+# at a scale that brings TILE_OVERLAP down to RELIABLE_SIDE.
+MAX_TILE_PIXELS = 400_000
+TILE_OVERLAP = 128
+EDGE_TOLERANCE = 2.0  # pixels: a box this close to an inner tile edge was cut by it
+
+
+def _ceil_multiple(value: float) -> int:
+    return max(MULTIPLE, math.ceil(value / MULTIPLE) * MULTIPLE)
+
+
+def plan_tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Tiles (left, top, right, bottom) covering a width x height input with the least area run."""
+    if width * height <= MAX_TILE_PIXELS:
+        return [(0, 0, width, height)]
+    best: tuple[int, int, int, int, int] | None = None
+    for columns in range(1, 13):
+        for rows in range(1, 13):
+            tile_w = min(width, _ceil_multiple((width + (columns - 1) * TILE_OVERLAP) / columns))
+            tile_h = min(height, _ceil_multiple((height + (rows - 1) * TILE_OVERLAP) / rows))
+            if tile_w * tile_h > MAX_TILE_PIXELS:
+                continue
+            area = tile_w * tile_h * columns * rows
+            if best is None or area < best[0]:
+                best = (area, columns, rows, tile_w, tile_h)
+    assert best is not None, "a tile of one multiple of 32 always fits"
+    _, columns, rows, tile_w, tile_h = best
+    lefts = [round(i * (width - tile_w) / (columns - 1)) if columns > 1 else 0 for i in range(columns)]
+    tops = [round(i * (height - tile_h) / (rows - 1)) if rows > 1 else 0 for i in range(rows)]
+    return [(left, top, left + tile_w, top + tile_h) for top in tops for left in lefts]
+
+
+def plan_passes(width: int, height: int, min_face_size: int) -> list[float]:
+    """The scales to look at a width x height frame at, for faces of at least ``min_face_size`` pixels."""
+    scale = min(1.0, RELIABLE_SIDE / max(1, min_face_size))
+    passes = [scale]
+    # A tiled pass misses faces larger than the overlap that a tile edge cuts: look again smaller.
+    while len(plan_tiles(round(width * scale), round(height * scale))) > 1:
+        scale *= RELIABLE_SIDE / TILE_OVERLAP
+        passes.append(scale)
+    if max(width, height) * scale > COARSE_SIDE:
+        passes.append(COARSE_SIDE / max(width, height))
+    return passes
 
 
 class YunetDetector(FaceDetector):
@@ -63,14 +109,11 @@ class YunetDetector(FaceDetector):
         """Faces of at least ``min_face_size`` pixels scoring at least ``threshold``, in the frame's coordinates.
 
         One pass at the scale that brings the smallest wanted face to YuNet's
-        reliable size, and, when that image is large, one more on a small copy
-        for faces too large for YuNet's anchors (a face filling a 1080p frame).
+        reliable size (in tiles if that image is large), smaller passes for
+        faces tiles may cut, and, when the image is large, one more on a small
+        copy for faces too large for YuNet's anchors (a face filling a frame).
         """
-        longer = max(frame.width, frame.height)
-        fine = min(1.0, RELIABLE_SIDE / max(1, min_face_size))
-        passes = [fine]
-        if longer * fine > COARSE_SIDE:
-            passes.append(COARSE_SIDE / longer)
+        passes = plan_passes(frame.width, frame.height, min_face_size)
         found = [self._detect_at(frame.scaled(scale), threshold) for scale in passes]
         boxes = np.concatenate([boxes for boxes, _, _ in found])
         scores = np.concatenate([scores for _, scores, _ in found])
@@ -87,16 +130,38 @@ class YunetDetector(FaceDetector):
         )
 
     def _detect_at(self, scaled: Scaled, threshold: float) -> tuple[np.ndarray, ...]:
-        small = scaled.pixels
-        net_h = math.ceil(small.shape[0] / MULTIPLE) * MULTIPLE
-        net_w = math.ceil(small.shape[1] / MULTIPLE) * MULTIPLE
-        planar = np.zeros((1, 3, net_h, net_w), np.float32)
-        planar[0, :, : small.shape[0], : small.shape[1]] = small[..., ::-1].transpose(2, 0, 1)  # RGB -> BGR
-        outputs = dict(zip(self._outputs, self._session.run(None, {INPUT: planar}), strict=True))
-        boxes, scores, landmarks = decode(outputs, net_h, net_w, threshold)
+        pixels = scaled.pixels
+        height, width = pixels.shape[:2]
+        found = [self._run_tile(pixels, tile, threshold) for tile in plan_tiles(width, height)]
+        boxes = np.concatenate([boxes for boxes, _, _ in found])
+        scores = np.concatenate([scores for _, scores, _ in found])
+        landmarks = np.concatenate([points for _, _, points in found])
         keep = non_max_suppression(boxes, scores, NMS_IOU)
         factor = np.array(scaled.to_frame)
         return boxes[keep] * np.tile(factor, 2), scores[keep], landmarks[keep] * factor
+
+    def _run_tile(
+        self, pixels: np.ndarray, tile: tuple[int, int, int, int], threshold: float
+    ) -> tuple[np.ndarray, ...]:
+        """Faces in one tile of the scaled image, in its coordinates; none cut by an edge shared with another tile."""
+        left, top, right, bottom = tile
+        height, width = pixels.shape[:2]
+        net_h, net_w = _ceil_multiple(bottom - top), _ceil_multiple(right - left)
+        planar = np.zeros((1, 3, net_h, net_w), np.float32)
+        planar[0, :, : bottom - top, : right - left] = pixels[top:bottom, left:right, ::-1].transpose(2, 0, 1)  # BGR
+        outputs = dict(zip(self._outputs, self._session.run(None, {INPUT: planar}), strict=True))
+        boxes, scores, landmarks = decode(outputs, net_h, net_w, threshold)
+        inner = np.ones(len(boxes), bool)
+        if left > 0:
+            inner &= boxes[:, 0] > EDGE_TOLERANCE
+        if top > 0:
+            inner &= boxes[:, 1] > EDGE_TOLERANCE
+        if right < width:
+            inner &= boxes[:, 2] < right - left - EDGE_TOLERANCE
+        if bottom < height:
+            inner &= boxes[:, 3] < bottom - top - EDGE_TOLERANCE
+        offset = np.array([left, top], np.float64)
+        return boxes[inner] + np.tile(offset, 2), scores[inner], landmarks[inner] + offset
 
 
 def decode(outputs: dict[str, np.ndarray], height: int, width: int, threshold: float) -> tuple[np.ndarray, ...]:
