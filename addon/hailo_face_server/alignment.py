@@ -21,26 +21,20 @@ ARCFACE_CHIP_SIZE = 112
 def similarity_transform(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """The 2 x 3 rotation + uniform scale + translation that best maps source onto target.
 
-    Least squares (Umeyama, 1991), reflections excluded.
+    Least squares, reflections excluded: in the plane this is Umeyama's (1991)
+    solution in closed form. With points as complex numbers z (source) and w
+    (target), centred, the map is w = a z with a = sum(conj(z) w) / sum(|z|^2).
     """
     src = np.asarray(source, dtype=np.float64)
     dst = np.asarray(target, dtype=np.float64)
     src_mean = src.mean(axis=0)
     dst_mean = dst.mean(axis=0)
-    src_centered = src - src_mean
-    dst_centered = dst - dst_mean
-    covariance = dst_centered.T @ src_centered / len(src)
-    u, singular, vt = np.linalg.svd(covariance)
-    sign = np.ones(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[-1] = -1.0
-    rotation = u @ np.diag(sign) @ vt
-    src_variance = (src_centered**2).sum() / len(src)
-    scale = float((singular * sign).sum() / src_variance) if src_variance > 0 else 1.0
-    translation = dst_mean - scale * rotation @ src_mean
-    matrix = np.empty((2, 3))
-    matrix[:, :2] = scale * rotation
-    matrix[:, 2] = translation
+    z = (src[:, 0] - src_mean[0]) + 1j * (src[:, 1] - src_mean[1])
+    w = (dst[:, 0] - dst_mean[0]) + 1j * (dst[:, 1] - dst_mean[1])
+    spread = float(np.vdot(z, z).real)
+    a = complex(np.vdot(z, w)) / spread if spread > 0 else 1.0 + 0j
+    matrix = np.array([[a.real, -a.imag, 0.0], [a.imag, a.real, 0.0]])
+    matrix[:, 2] = dst_mean - matrix[:, :2] @ src_mean
     return matrix
 
 

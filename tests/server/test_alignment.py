@@ -140,3 +140,21 @@ def test_dlib_chips_are_dlibs_own(cpu_backend: CpuBackend, faces: Faces) -> None
         )
         reference = np.asarray(dlib.get_face_chip(pixels, shape, size=150, padding=0.25))
         assert np.array_equal(chip, reference)
+
+
+def umeyama(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Umeyama (1991) through the SVD, reflections excluded: the reference for the closed form."""
+    src_mean, dst_mean = source.mean(axis=0), target.mean(axis=0)
+    src, dst = source - src_mean, target - dst_mean
+    u, singular, vt = np.linalg.svd(dst.T @ src / len(src))
+    sign = np.array([1.0, -1.0 if np.linalg.det(u) * np.linalg.det(vt) < 0 else 1.0])
+    rotation = u @ np.diag(sign) @ vt
+    scale = (singular * sign).sum() / ((src**2).sum() / len(src))
+    return np.hstack([scale * rotation, (dst_mean - scale * rotation @ src_mean)[:, None]])
+
+
+def test_the_closed_form_fit_is_umeyamas() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        source, target = rng.normal(0, 50, (5, 2)), rng.normal(0, 50, (5, 2))
+        assert np.allclose(similarity_transform(source, target), umeyama(source, target), atol=1e-9)
