@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from hailo_face_server.api.routes import SERVICE
 from hailo_face_server.app import create_app
 from hailo_face_server.backends.base import BackendChoice, BackendUnavailable
 from hailo_face_server.config import Config
+from hailo_face_server.runtimes.dlib_descriptors import MAX_HELPERS
 from hailo_face_server.service import FaceService
 from tests.server.conftest import AppFactory
 from tests.support import PEOPLE, Faces, SharedBackend, image_json, make_config, wait_until
@@ -28,14 +30,17 @@ def service_of(client: Client) -> FaceService:
 async def test_a_full_queue_answers_503_with_retry_after_and_health_still_answers(
     start_app: AppFactory, faces: Faces
 ) -> None:
-    client = await start_app(performance__max_queue_size=2)
+    # Every inference thread is occupied so that a request waits behind them (were one thread
+    # free, the request would be answered at once and the queue never fill); one more fills it.
+    threads = min(os.cpu_count() or 1, MAX_HELPERS)
+    client = await start_app(performance__max_queue_size=threads + 1)
     worker = service_of(client).worker
+    assert worker.concurrency == threads
     release = threading.Event()
-    # Occupy the backend's thread so that requests pile up behind it.
-    blocker = asyncio.ensure_future(worker.run(release.wait, None))
-    await wait_until(lambda: worker.depth == 1, "the blocking job")
+    blockers = [asyncio.ensure_future(worker.run(release.wait, None)) for _ in range(threads)]
+    await wait_until(lambda: worker.depth == threads, "the blocking jobs")
     queued = asyncio.ensure_future(client.post("/v1/recognize", json=image_json(faces.person("amy", 1))))
-    await wait_until(lambda: worker.depth == 2, "the queued request")
+    await wait_until(lambda: worker.depth == threads + 1, "the queued request")
     for _ in range(3):
         response = await client.post("/v1/recognize", json=image_json(faces.person("amy", 2)))
         assert response.status == 503
@@ -43,9 +48,9 @@ async def test_a_full_queue_answers_503_with_retry_after_and_health_still_answer
         assert int(response.headers["Retry-After"]) >= 1
     health = await client.get("/health")
     assert health.status == 200
-    assert (await health.json())["queue"] == {"depth": 2, "max": 2}
+    assert (await health.json())["queue"] == {"depth": threads + 1, "max": threads + 1}
     release.set()
-    await blocker
+    await asyncio.gather(*blockers)
     assert (await queued).status == 200
     assert worker.rejected == 3
 
