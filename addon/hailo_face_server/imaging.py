@@ -43,8 +43,8 @@ MAX_JPEG_SEGMENTS = 10_000
 DEFAULT_DECODE_BUDGET_BYTES = 1024 * MIB
 DEFAULT_BUDGET_WAIT = 10.0  # seconds a decode waits for others to free the budget
 DEFAULT_BUDGET = DecodeBudget(DEFAULT_DECODE_BUDGET_BYTES)
-# After a decode this large, hand freed memory back to the system. Not after a camera frame: trimming
-# costs milliseconds, and the next frame's pages would fault in again.
+# After a decode this large, hand freed memory back to the system. Not after a 1080p camera frame
+# (about 35 MB): trimming costs milliseconds, and the next frame's pages would fault in again.
 RELEASE_AFTER_BYTES = 64 * MIB
 
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError)
@@ -131,7 +131,7 @@ def decode_image(
                     opened.load()
                     if scans > 1 and reserved >= RELEASE_AFTER_BYTES:
                         release_freed_memory()  # the decoder's buffers (a progressive JPEG's coefficients)
-                    frame = _frame_of(opened)
+                    frame = _frame_of(opened, image_format)
     except UnidentifiedImageError as err:
         raise InvalidImage("The data is not a JPEG, PNG or WebP image.") from err
     except Image.DecompressionBombError as err:
@@ -146,10 +146,14 @@ def decode_image(
     return DecodedImage(frame=frame, format=image_format)
 
 
-def _frame_of(opened: Image.Image) -> Frame:
-    """The loaded image as a frame: an upright RGB image as it is (a camera's JPEG), any other converted."""
+def _frame_of(opened: Image.Image, image_format: str) -> Frame:
+    """The loaded image as a frame: an upright RGB JPEG (a camera's) as decoded, any other converted.
+
+    Only a JPEG is kept as Pillow decoded it: Pillow's WebP image also holds the
+    decoder's canvases (8 bytes a pixel more) until it is collected.
+    """
     orientation = opened.getexif().get(_ORIENTATION_TAG, 1)
-    if opened.mode == "RGB" and orientation == 1:
+    if image_format == "JPEG" and opened.mode == "RGB" and orientation == 1:
         return Frame(_image=opened)  # the pipeline takes what it needs from it, nothing converted ahead
     frame = Frame.of(rgb8_pixels(opened, orientation))
     opened.close()  # free the decoded image before the next decode may reserve its bytes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from PIL import Image
 
 from hailo_face_server.alignment import TemplateAligner, apply_transform, similarity_transform
 from hailo_face_server.backends.cpu import CpuBackend
@@ -158,3 +159,26 @@ def test_the_closed_form_fit_is_umeyamas() -> None:
     for _ in range(200):
         source, target = rng.normal(0, 50, (5, 2)), rng.normal(0, 50, (5, 2))
         assert np.allclose(similarity_transform(source, target), umeyama(source, target), atol=1e-9)
+
+
+def test_dlib_chips_of_large_rolled_faces_are_dlibs_own(cpu_backend: CpuBackend, faces: Faces) -> None:
+    # dlib samples a large chip rectangle through a pyramid, reading beyond the rectangle.
+    dlib = __import__("dlib")
+    portrait = Image.open(faces.person("penny", 2)).convert("RGB").resize((450, 450), Image.Resampling.BICUBIC)
+    canvas = Image.new("RGB", (1400, 1400), (90, 110, 100))
+    canvas.paste(
+        portrait.rotate(40, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(90, 110, 100)), (300, 280)
+    )
+    pixels = np.asarray(canvas)
+    frame = Frame.of(pixels)
+    detections = cpu_backend.detect(frame, min_face_size=40, threshold=0.3)
+    assert len(detections) == 1
+    (chip,) = cpu_backend.align(frame, detections)
+    points = detections.landmarks[0]
+    left, top = points.min(axis=0).astype(int)
+    right, bottom = points.max(axis=0).astype(int)
+    shape = dlib.full_object_detection(
+        dlib.rectangle(int(left), int(top), int(right), int(bottom)),
+        [dlib.point(round(float(x)), round(float(y))) for x, y in points],
+    )
+    assert np.array_equal(chip, np.asarray(dlib.get_face_chip(pixels, shape, size=150, padding=0.25)))

@@ -17,6 +17,7 @@ from hailo_face_server.detectors import yunet
 from hailo_face_server.detectors.yunet import YunetDetector
 from hailo_face_server.faces import Detections, LandmarkScheme
 from hailo_face_server.frames import Frame
+from hailo_face_server.geometry import iou
 from hailo_face_server.imaging import decode_image
 from hailo_face_server.runtimes.onnx_models import ModelUnavailable
 from tests.support import PEOPLE, Faces
@@ -193,3 +194,32 @@ def test_a_tiled_pass_is_followed_by_one_that_sees_the_faces_tiles_cut() -> None
     # The next pass brings a face as large as the overlap down to the reliable size.
     assert passes[1] == pytest.approx(passes[0] * yunet.RELIABLE_SIDE / yunet.TILE_OVERLAP)
     assert len(yunet.plan_tiles(round(3840 * passes[-1]), round(2160 * passes[-1]))) == 1
+
+
+@pytest.mark.parametrize(("scale", "where"), [(4.0, (1702, 483)), (3.0, (300, 900)), (2.5, (2900, 100))])
+def test_a_face_larger_than_the_tile_overlap_is_one_box(
+    detector: YunetDetector, faces: Faces, monkeypatch: pytest.MonkeyPatch, scale: float, where: tuple[int, int]
+) -> None:
+    # A tile edge cuts such a face; the part of it a tile sees must not come back as a face.
+    portrait = Image.open(faces.person("penny", 1)).convert("RGB")
+    portrait = portrait.resize((round(150 * scale),) * 2, Image.Resampling.BICUBIC)
+    frame = Image.new("RGB", (3840, 2160), BACKGROUND)
+    frame.paste(portrait, where)
+    tiled = detector.detect(Frame.of(np.asarray(frame)), min_face_size=40, threshold=0.5)
+    monkeypatch.setattr(yunet, "MAX_TILE_PIXELS", 10**9)
+    whole = detector.detect(Frame.of(np.asarray(frame)), min_face_size=40, threshold=0.5)
+    assert len(whole) == 1
+    assert len(tiled) == 1, tiled.boxes
+    assert iou(whole.boxes[0], tiled.boxes)[0] > 0.8
+
+
+def test_group_photos_enlarged_into_a_4k_frame_give_one_box_a_face(detector: YunetDetector, faces: Faces) -> None:
+    for photo, labels in faces.labels().items():
+        group = Image.open(faces.group(photo)).convert("RGB")
+        factor = min(3840 / group.width, 2160 / group.height)
+        group = group.resize((round(group.width * factor), round(group.height * factor)), Image.Resampling.BICUBIC)
+        found = detector.detect(Frame.of(np.asarray(group)), min_face_size=40, threshold=0.5)
+        centres = [(label["center"][0] * factor, label["center"][1] * factor) for label in labels]
+        assert centres_found(found, centres) == len(labels), photo
+        for x, y in centres:  # no face found twice (as a whole and as a part)
+            assert sum(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in found.boxes) == 1, (photo, x, y)

@@ -107,11 +107,15 @@ class FaceBackend:
         return self.embedder.embed(chips)
 
     def close(self) -> None:
-        """Release helper processes and devices."""
-        self.embedder.close()
-        self.detector.close()
-        if self._on_close is not None:
-            self._on_close()
+        """Release helper processes and devices (each part, even when another fails to close)."""
+        try:
+            self.embedder.close()
+        finally:
+            try:
+                self.detector.close()
+            finally:
+                if self._on_close is not None:
+                    self._on_close()
 
 
 @dataclass(frozen=True)

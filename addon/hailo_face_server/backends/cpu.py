@@ -40,7 +40,11 @@ class CpuBackend(FaceBackend):
                 raise BackendUnavailable(str(err), "missing_model") from err
             adapter = None
             if face_detector.scheme != embedder.scheme:
-                adapter = LANDMARK_ADAPTERS[face_detector.scheme, embedder.scheme](parts)
+                try:
+                    adapter = LANDMARK_ADAPTERS[face_detector.scheme, embedder.scheme](parts)
+                except BaseException:
+                    face_detector.close()
+                    raise
         except BaseException:
             embedder.close()
             raise

@@ -44,8 +44,9 @@ COARSE_SIDE = 320
 # onnxruntime holds every layer's activations for the whole input at once (about 100 MB per
 # megapixel of input): a larger input is run in tiles of at most this many pixels, overlapping
 # by TILE_OVERLAP, so that memory stays bounded whatever the frame. A face no larger than the
-# overlap lies whole in some tile; larger ones cut by a tile's edge are found by the next pass,
-# at a scale that brings TILE_OVERLAP down to RELIABLE_SIDE.
+# overlap lies whole in some tile; larger ones are taken only from the next pass, at a scale
+# that brings TILE_OVERLAP down to RELIABLE_SIDE (a tile edge may cut them, and YuNet then
+# boxes the part it sees).
 MAX_TILE_PIXELS = 400_000
 TILE_OVERLAP = 128
 EDGE_TOLERANCE = 2.0  # pixels: a box this close to an inner tile edge was cut by it
@@ -152,6 +153,11 @@ class YunetDetector(FaceDetector):
         outputs = dict(zip(self._outputs, self._session.run(None, {INPUT: planar}), strict=True))
         boxes, scores, landmarks = decode(outputs, net_h, net_w, threshold)
         inner = np.ones(len(boxes), bool)
+        if (left, top, right, bottom) != (0, 0, width, height):
+            # In a tiled pass, a face larger than the overlap may be cut by a tile edge, and
+            # YuNet often boxes the part it sees: such faces are left to the next, smaller pass.
+            sides = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+            inner &= sides <= TILE_OVERLAP
         if left > 0:
             inner &= boxes[:, 0] > EDGE_TOLERANCE
         if top > 0:

@@ -40,7 +40,9 @@ class DlibChipAligner:
             )
             rect = details.rect
             centre_x, centre_y = (rect.left() + rect.right()) / 2, (rect.top() + rect.bottom()) / 2
-            reach = math.hypot(rect.width(), rect.height()) / 2 + 2
+            # dlib samples a chip from a rectangle larger than 300 px through a pyramid, cutting its
+            # rotated rectangle grown by 2^(levels + 2) - 2 pixels: a quarter of its side covers that.
+            reach = math.hypot(rect.width(), rect.height()) / 2 + max(2.0, max(rect.width(), rect.height()) / 4)
             region, (left, top) = frame.region(
                 (centre_x - reach, centre_y - reach, centre_x + reach + 1, centre_y + reach + 1)
             )
