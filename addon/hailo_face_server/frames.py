@@ -88,14 +88,15 @@ class Frame:
             image = self.image
             # A whole factor within rounding of the size (1238 rows to 413 is a factor of 3, not 2).
             factor = max(1, math.floor(min(self.width / size[0], self.height / size[1]) + 0.01))
-            covered = (self.width, self.height)
+            # A reduced pixel is the mean of a factor x factor block (the last, partial block's
+            # of what is left): positions scale by the factor, then by the resize to the exact size.
+            step = (1.0, 1.0)
             if factor > 1:
-                # Whole blocks only (the last partial one would shift positions near the far edges).
-                covered = (self.width // factor * factor, self.height // factor * factor)
-                image = image.reduce(factor, box=(0, 0, *covered))
+                image = image.reduce(factor)
+                step = (factor * image.width / self.width, factor * image.height / self.height)
             if image.size != size:
                 image = image.resize(size, Image.Resampling.BILINEAR)
-            result = Scaled(np.asarray(image), (covered[0] / size[0], covered[1] / size[1]))
+            result = Scaled(np.asarray(image), (step[0] * self.width / size[0], step[1] * self.height / size[1]))
         self._scaled[size] = result
         return result
 

@@ -1,0 +1,42 @@
+"""Frames: the detector's reduced copy maps back to the frame, whatever the frame's size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hailo_face_server.frames import Frame
+
+
+@pytest.mark.parametrize(("width", "height", "scale"), [(1921, 1238, 1 / 3), (4000, 3000, 0.08), (640, 480, 0.8)])
+@pytest.mark.parametrize("from_image", [False, True])
+def test_points_of_the_scaled_copy_map_back_to_the_frame(
+    width: int, height: int, scale: float, from_image: bool
+) -> None:
+    pixels = np.zeros((height, width, 3), np.uint8)
+    spots = [(width - 30, height - 25), (40, 35), (width // 2, height // 3)]
+    for x, y in spots:
+        pixels[y - 12 : y + 12, x - 12 : x + 12] = 255
+    frame = Frame(_image=Image.fromarray(pixels)) if from_image else Frame.of(pixels)
+    scaled = frame.scaled(scale)
+    assert scaled.pixels.shape[:2] == (round(height * scale), round(width * scale))
+    brightness = scaled.pixels[..., 0].astype(float)
+    for x, y in spots:
+        # The spot's centre of brightness in the scaled copy, mapped back.
+        sx, sy = x / scaled.to_frame[0], y / scaled.to_frame[1]
+        top, left = max(0, int(sy) - 6), max(0, int(sx) - 6)
+        window = brightness[top : int(sy) + 7, left : int(sx) + 7]
+        ys, xs = np.mgrid[top : top + window.shape[0], left : left + window.shape[1]]
+        centre = ((xs * window).sum() / window.sum() + 0.5, (ys * window).sum() / window.sum() + 0.5)
+        back = (centre[0] * scaled.to_frame[0], centre[1] * scaled.to_frame[1])
+        # Within a third of a scaled pixel (the centroid's own accuracy), not a block's drift.
+        assert abs(back[0] - x) <= 0.35 * scaled.to_frame[0] + 0.5, (back, x)
+        assert abs(back[1] - y) <= 0.35 * scaled.to_frame[1] + 0.5, (back, y)
+
+
+def test_a_frame_needs_rgb_pixels() -> None:
+    with pytest.raises(ValueError, match="H x W x 3"):
+        Frame.of(np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError, match="RGB"):
+        Frame(_image=Image.new("L", (4, 4)))
