@@ -16,6 +16,7 @@ from typing import Any
 import voluptuous as vol
 
 from hailo_face_server.config import ConfigError
+from hailo_face_server.detectors.catalog import CPU_DETECTORS
 from hailo_face_server.validation import boolean, describe_invalid, float_range, int_range, one_of, text
 
 ADDON_PORT = 5002
@@ -24,6 +25,7 @@ API_KEY_FILE = "api_key"
 OPTIONS_SCHEMA = vol.Schema(
     {
         vol.Optional("backend", default="auto"): one_of(("auto", "hailo", "cpu")),
+        vol.Optional("cpu_detector", default="yunet"): one_of(tuple(CPU_DETECTORS)),
         vol.Optional("recognition_threshold", default=0.5): float_range(0.0, 1.0),
         vol.Optional("detection_threshold", default=0.5): float_range(0.0, 1.0),
         vol.Optional("max_faces", default=10): int_range(1, 100),
@@ -86,6 +88,7 @@ def addon_overrides(options_file: Path) -> dict[str, Any]:
         "server.port": ADDON_PORT,
         "server.api_key": effective_api_key(options["api_key"], data_dir),
         "face_recognition.backend": options["backend"],
+        "face_recognition.cpu_detector": options["cpu_detector"],
         "face_recognition.recognition_threshold": options["recognition_threshold"],
         "face_recognition.detection_threshold": options["detection_threshold"],
         "face_recognition.max_faces": options["max_faces"],

@@ -13,6 +13,7 @@ import yaml
 
 from hailo_face_server import __version__
 from hailo_face_server.addon_options import OPTIONS_SCHEMA
+from hailo_face_server.detectors.catalog import CPU_DETECTORS
 from tests.support import REPO_ROOT, SHARED_DIR
 
 SCHEMA = SHARED_DIR / "schemas" / "addon-config.schema.json"
@@ -70,6 +71,8 @@ def test_every_option_has_a_schema_a_translation_and_the_servers_default(manifes
     assert {"backend", "recognition_threshold", "detection_threshold", "max_faces", "min_face_size",
             "api_key", "log_level", "backups"} <= set(options)  # fmt: skip
     assert schema["backend"] == "list(auto|hailo|cpu)"
+    # The app offers every CPU detector of the server's catalogue, and nothing else.
+    assert schema["cpu_detector"] == f"list({'|'.join(CPU_DETECTORS)})"
     assert schema["api_key"] == "password?"
 
 

@@ -16,6 +16,7 @@ from tests.support import SERVER_COMMAND
 
 DEFAULTS: dict[str, Any] = {
     "backend": "auto",
+    "cpu_detector": "yunet",
     "recognition_threshold": 0.5,
     "detection_threshold": 0.5,
     "max_faces": 10,
@@ -38,6 +39,7 @@ def test_every_option_lands_in_its_key(tmp_path: Path) -> None:
     options = write_options(
         tmp_path,
         backend="hailo",
+        cpu_detector="hog",
         recognition_threshold=0.7,
         detection_threshold=0.6,
         max_faces=4,
@@ -52,6 +54,7 @@ def test_every_option_lands_in_its_key(tmp_path: Path) -> None:
     face = config.face_recognition
     assert (face.backend, face.recognition_threshold, face.detection_threshold) == ("hailo", 0.7, 0.6)
     assert (face.max_faces, face.min_face_size) == (4, 60)
+    assert face.cpu_detector == "hog"
     assert config.database.db_file == tmp_path / "faces.db"
     assert config.database.backup_path == tmp_path / "backups"
     assert (config.database.backup_enabled, config.database.backup_keep) == (False, 9)
