@@ -21,9 +21,9 @@ import numpy as np
 
 from bench.images import FACES_DIR
 from hailo_face_server.alignment import ARCFACE_CHIP_SIZE, ARCFACE_TEMPLATE, TemplateAligner
-from hailo_face_server.backends.base import l2_normalize
 from hailo_face_server.backends.cpu import CpuBackend
 from hailo_face_server.detectors.yunet import YunetDetector
+from hailo_face_server.embedders.base import l2_normalize
 from hailo_face_server.imaging import decode_image
 from hailo_face_server.runtimes.onnx_models import PackagedModel, runnable_copy
 

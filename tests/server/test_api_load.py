@@ -13,10 +13,11 @@ from aiohttp.test_utils import TestClient
 
 from hailo_face_server.api.routes import SERVICE
 from hailo_face_server.app import create_app
-from hailo_face_server.backends.base import BackendChoice, BackendUnavailable
+from hailo_face_server.backends.base import BackendChoice
 from hailo_face_server.config import Config
 from hailo_face_server.runtimes.dlib_descriptors import MAX_HELPERS
 from hailo_face_server.service import FaceService
+from hailo_face_server.unavailable import BackendUnavailable
 from tests.server.conftest import AppFactory
 from tests.support import PEOPLE, Faces, SharedBackend, image_json, make_config, wait_until
 

@@ -19,8 +19,8 @@ from PIL import Image
 
 from hailo_face_server.app import create_app
 from hailo_face_server.backends import create_backend
-from hailo_face_server.backends.base import BackendUnavailable
 from hailo_face_server.backends.hailo import HailoBackend
+from hailo_face_server.unavailable import BackendUnavailable
 from tests.server import hailo_fake
 from tests.support import PEOPLE, Faces, image_json, make_config
 

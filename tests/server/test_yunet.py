@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from hailo_face_server.backends.base import BackendUnavailable
 from hailo_face_server.backends.cpu import CpuBackend
 from hailo_face_server.detectors import yunet
 from hailo_face_server.detectors.yunet import YunetDetector
@@ -20,6 +19,7 @@ from hailo_face_server.frames import Frame
 from hailo_face_server.geometry import iou
 from hailo_face_server.imaging import decode_image
 from hailo_face_server.runtimes.onnx_models import ModelUnavailable
+from hailo_face_server.unavailable import BackendUnavailable
 from tests.support import PEOPLE, Faces
 
 BACKGROUND = (100, 110, 105)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from hailo_face_server.backends.base import Detections
+from hailo_face_server.faces import Detections
 from hailo_face_server.gallery.gallery import IdentityDetails
 from hailo_face_server.gallery.store import IdentityRecord
 from hailo_face_server.matching import Match

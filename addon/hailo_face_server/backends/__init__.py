@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from hailo_face_server.backends.base import (
-    BackendChoice,
-    BackendInfo,
-    BackendUnavailable,
-    Detections,
-    FaceBackend,
-    Fallback,
-)
+from hailo_face_server.backends.base import BackendChoice, BackendInfo, FaceBackend, Fallback
 from hailo_face_server.config import Config
+from hailo_face_server.unavailable import BackendUnavailable
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -20,7 +14,6 @@ __all__ = [
     "BackendChoice",
     "BackendInfo",
     "BackendUnavailable",
-    "Detections",
     "FaceBackend",
     "Fallback",
     "create_backend",

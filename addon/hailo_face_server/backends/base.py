@@ -15,21 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hailo_face_server.detectors.base import FaceDetector, LandmarkAdapter
-from hailo_face_server.embedders.base import FaceEmbedder, l2_normalize
+from hailo_face_server.embedders.base import FaceEmbedder
 from hailo_face_server.faces import Detections, LandmarkScheme
 from hailo_face_server.frames import Frame
 from hailo_face_server.matching import SimilarityCalibration
-from hailo_face_server.unavailable import BackendUnavailable
-
-__all__ = [
-    "BackendChoice",
-    "BackendInfo",
-    "BackendUnavailable",
-    "Detections",
-    "FaceBackend",
-    "Fallback",
-    "l2_normalize",
-]
 
 
 @dataclass(frozen=True)

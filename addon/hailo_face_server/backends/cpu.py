@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hailo_face_server.backends.base import BackendUnavailable, FaceBackend
+from hailo_face_server.backends.base import FaceBackend
 from hailo_face_server.detectors.catalog import CPU_DETECTORS, LANDMARK_ADAPTERS, CpuParts
 from hailo_face_server.embedders.dlib_resnet import CALIBRATION, EMBEDDING_DIM, MODEL_ID, DlibResnetEmbedder
 from hailo_face_server.runtimes.dlib_descriptors import default_cache_dir
 from hailo_face_server.runtimes.dlib_models import find_model_files, import_dlib
 from hailo_face_server.runtimes.onnx_models import ModelUnavailable
+from hailo_face_server.unavailable import BackendUnavailable
 
 __all__ = ["CALIBRATION", "EMBEDDING_DIM", "MODEL_ID", "CpuBackend"]
 
