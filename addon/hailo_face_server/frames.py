@@ -52,11 +52,11 @@ class Frame:
 
     @property
     def width(self) -> int:
-        return self._image.width if self._image is not None else int(self._pixels.shape[1])  # type: ignore[union-attr]
+        return self._image.width if self._image is not None else int(self.pixels.shape[1])
 
     @property
     def height(self) -> int:
-        return self._image.height if self._image is not None else int(self._pixels.shape[0])  # type: ignore[union-attr]
+        return self._image.height if self._image is not None else int(self.pixels.shape[0])
 
     @property
     def pixels(self) -> np.ndarray:
@@ -83,7 +83,7 @@ class Frame:
         if cached is not None:
             return cached
         if size == (self.width, self.height):
-            result = Scaled(self.pixels if self._image is None else np.asarray(self._image), (1.0, 1.0))
+            result = Scaled(self.pixels, (1.0, 1.0))  # converted once, shared with every other use
         else:
             image = self.image
             # A whole factor within rounding of the size (1238 rows to 413 is a factor of 3, not 2).
