@@ -101,6 +101,7 @@ def make_config(data_dir: Path, **overrides: Any) -> Config:
     values: dict[str, Any] = {
         "database.db_file": str(data_dir / "faces.db"),
         "database.backup_path": str(data_dir / "backups"),
+        "sightings.db_file": str(data_dir / "sightings.db"),
     }
     values.update({key.replace("__", "."): value for key, value in overrides.items()})
     return build_config({}, values)

@@ -34,6 +34,10 @@ OPTIONS_SCHEMA = vol.Schema(
         vol.Optional("log_level", default="info"): one_of(("debug", "info", "warning", "error")),
         vol.Optional("backups", default=True): boolean,
         vol.Optional("backups_keep", default=5): int_range(1, 100),
+        vol.Optional("sightings", default=True): boolean,
+        vol.Optional("keep_unknown_days", default=7): int_range(1, 365),
+        vol.Optional("keep_named_days", default=2): int_range(1, 365),
+        vol.Optional("max_sightings", default=5000): int_range(100, 100_000),
     },
     extra=vol.REMOVE_EXTRA,
 )
@@ -99,6 +103,11 @@ def addon_overrides(options_file: Path) -> dict[str, Any]:
         "database.backup_enabled": options["backups"],
         "database.backup_path": str(data_dir / "backups"),
         "database.backup_keep": options["backups_keep"],
+        "sightings.enabled": options["sightings"],
+        "sightings.db_file": str(data_dir / "sightings.db"),
+        "sightings.keep_unknown_days": options["keep_unknown_days"],
+        "sightings.keep_named_days": options["keep_named_days"],
+        "sightings.max_sightings": options["max_sightings"],
         "logging.level": options["log_level"].upper(),
         "logging.format": "text",
     }

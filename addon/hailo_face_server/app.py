@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from hailo_face_server.api.inputs import BODY_LIMIT, BODY_TIMEOUT
+from hailo_face_server.api.keys import SERVICE
 from hailo_face_server.api.middlewares import (
     add_security_headers,
     auth_middleware,
@@ -23,7 +24,8 @@ from hailo_face_server.api.middlewares import (
     request_id_middleware,
     site_middleware,
 )
-from hailo_face_server.api.routes import SERVICE, routes
+from hailo_face_server.api.review_routes import routes as review_routes
+from hailo_face_server.api.routes import routes
 from hailo_face_server.backends import BackendChoice, BackendUnavailable, create_backend
 from hailo_face_server.config import Config
 from hailo_face_server.service import FaceService
@@ -55,6 +57,7 @@ def create_app(config: Config, backend_factory: Callable[[Config], BackendChoice
     app[BODY_LIMIT] = config.server.max_body_bytes
     app[BODY_TIMEOUT] = config.server.body_timeout
     app.add_routes(routes)
+    app.add_routes(review_routes)
     app.cleanup_ctx.append(_service_lifecycle)
     return app
 

@@ -71,6 +71,15 @@ SCHEMA = vol.Schema(
             vol.Optional("max_samples_per_person", default=200): int_range(1, 100_000),
             vol.Optional("max_gallery_mb", default=1000.0): float_range(1.0, 1_000_000.0),
         },
+        vol.Optional("sightings", default={}): {
+            vol.Optional("enabled", default=True): boolean,
+            vol.Optional("db_file", default="data/sightings.db"): vol.All(text, vol.Length(min=1)),
+            vol.Optional("keep_unknown_days", default=7.0): float_range(0.01, 3650.0),
+            vol.Optional("keep_named_days", default=2.0): float_range(0.01, 3650.0),
+            vol.Optional("max_sightings", default=5000): int_range(10, 1_000_000),
+            vol.Optional("max_mb", default=200.0): float_range(1.0, 100_000.0),
+            vol.Optional("merge_window_s", default=60.0): float_range(0.0, 3600.0),
+        },
         vol.Optional("performance", default={}): {
             vol.Optional("worker_threads", default=2): int_range(1, 64),
             vol.Optional("max_queue_size", default=10): int_range(1, 1000),
@@ -140,6 +149,21 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class SightingsConfig:
+    enabled: bool  # keep the faces /v1/recognize returns for a `source`
+    db_file: Path  # their own SQLite file, apart from the gallery
+    keep_unknown_days: float
+    keep_named_days: float  # named and ignored ones
+    max_sightings: int
+    max_mb: float
+    merge_window_s: float  # the same face from the same source within this is one sighting
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_mb * 1024 * 1024)
+
+
+@dataclass(frozen=True)
 class PerformanceConfig:
     worker_threads: int
     max_queue_size: int
@@ -162,6 +186,7 @@ class Config:
     database: DatabaseConfig
     performance: PerformanceConfig
     logging: LoggingConfig
+    sightings: SightingsConfig
 
     def describe(self) -> dict[str, dict[str, Any]]:
         """The effective configuration as plain data, with the API key hidden."""
@@ -180,7 +205,7 @@ class Config:
         return described
 
 
-SECTION_NAMES = ("server", "face_recognition", "hailo", "database", "performance", "logging")
+SECTION_NAMES = ("server", "face_recognition", "hailo", "database", "sightings", "performance", "logging")
 
 
 def _set_dotted(target: dict[str, Any], dotted_key: str, value: Any) -> None:
@@ -252,6 +277,7 @@ def build_config(
         database=DatabaseConfig(**database),
         performance=PerformanceConfig(**data["performance"]),
         logging=LoggingConfig(**data["logging"]),
+        sightings=SightingsConfig(**{**data["sightings"], "db_file": Path(data["sightings"]["db_file"])}),
     )
 
 

@@ -105,3 +105,15 @@ class BackendError(FaceServiceError):
 
 class BackendTimeout(BackendError):
     """The accelerator did not answer in time; the server needs a restart."""
+
+
+class SightingsOff(FaceServiceError):
+    """The server keeps no sightings (sightings.enabled is off)."""
+
+    code = "sightings_off"
+
+
+class NotNamed(FaceServiceError):
+    """ "Not this person" was asked of a sighting that names nobody."""
+
+    code = "not_named"

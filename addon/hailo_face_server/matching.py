@@ -35,6 +35,13 @@ class Match:
     name: str | None
     similarity: float
     confidence: float
+    ignored: bool = False  # the identity is an ignored face (a poster, a TV): not a person, not unknown
+
+    @property
+    def outcome(self) -> str:
+        if self.identity_id is None:
+            return "unknown"
+        return "ignored" if self.ignored else "named"
 
 
 def assign_identities(
@@ -43,17 +50,24 @@ def assign_identities(
     names: Mapping[int, str],
     calibration: SimilarityCalibration,
     threshold: float,
+    *,
+    refused: np.ndarray | None = None,
+    ignored: frozenset[int] | set[int] = frozenset(),
 ) -> list[Match]:
     """Name each face (rows) after an identity (columns) whose confidence reaches threshold.
 
     A person appears at most once in an image: the most similar face gets the
     name, and the other faces fall back to their next candidate or stay unknown.
+    ``refused`` (faces x identities) marks pairs the owner ruled out ("not this
+    person"): such a face goes to its next candidate, or stays unknown.
     """
     face_count = similarities.shape[0]
     if similarities.shape[1] == 0:
         return [Match(None, None, 0.0, 0.0) for _ in range(face_count)]
+    if refused is not None and refused.any():
+        similarities = np.where(refused, -np.inf, similarities)
     confidences = calibration.confidence(similarities)
-    best_similarity = similarities.max(axis=1)
+    best_similarity = np.maximum(similarities.max(axis=1), -1.0)
     matches: list[Match | None] = [None] * face_count
     open_pairs = np.where(confidences >= threshold, similarities, -np.inf)
     while np.isfinite(open_pairs).any():
@@ -64,6 +78,7 @@ def assign_identities(
             name=names[identity_id],
             similarity=float(similarities[face, column]),
             confidence=float(confidences[face, column]),
+            ignored=identity_id in ignored,
         )
         open_pairs[face, :] = -np.inf
         open_pairs[:, column] = -np.inf

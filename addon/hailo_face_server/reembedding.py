@@ -19,6 +19,7 @@ from hailo_face_server.gallery import Gallery
 from hailo_face_server.gallery.store import PendingCrop
 from hailo_face_server.imaging import decode_image
 from hailo_face_server.pipeline import DetectOptions, FacePipeline
+from hailo_face_server.status import ReembeddingStatus
 from hailo_face_server.worker import InferenceWorker
 
 _LOGGER = logging.getLogger(__name__)
@@ -39,14 +40,8 @@ class ReembeddingProgress:
     failed: int = 0
     running: bool = True
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "model": self.model_id,
-            "total": self.total,
-            "done": self.done,
-            "failed": self.failed,
-            "running": self.running,
-        }
+    def status(self) -> ReembeddingStatus:
+        return ReembeddingStatus(self.model_id, self.total, self.done, self.failed, self.running)
 
 
 class Reembedder:

@@ -91,6 +91,8 @@ class RecognizedFace:
     identity_id: int | None
     similarity: float
     confidence: float  # 0..1
+    outcome: str = "unknown"  # named, unknown, or ignored (a poster or a TV face the owner chose to ignore)
+    sighting_id: int | None = None  # the sighting the server kept for it (scans that name their camera)
 
 
 @dataclass(frozen=True)
@@ -240,13 +242,21 @@ class HailoFaceClient:
     # Images
 
     async def recognize(
-        self, image: bytes, *, threshold: float | None = None, max_faces: int | None = None
+        self,
+        image: bytes,
+        *,
+        threshold: float | None = None,
+        max_faces: int | None = None,
+        source: str | None = None,
     ) -> Recognition:
+        """Name the faces of an image; with ``source`` (a camera's entity id) the server keeps them as sightings."""
         params = {}
         if threshold is not None:
-            params["threshold"] = f"{threshold:g}"
+            params["threshold"] = f"{threshold:g}"  # the old name: servers before sightings know only it
         if max_faces is not None:
             params["max_faces"] = str(max_faces)
+        if source is not None:
+            params["source"] = source
         body = await self._request(
             "POST", "/v1/recognize", params=params, data=image, content_type=image_content_type(image)
         )
@@ -258,6 +268,8 @@ class HailoFaceClient:
                 identity_id=face["identity_id"],
                 similarity=float(face["similarity"]),
                 confidence=float(face["confidence"]),
+                outcome=str(face.get("outcome") or ("named" if face["name"] else "unknown")),
+                sighting_id=face.get("sighting_id"),
             )
             for face in body["faces"]
         ]

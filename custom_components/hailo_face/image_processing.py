@@ -143,7 +143,10 @@ class HailoFaceCameraEntity(HailoFaceEntity, ImageProcessingFaceEntity):
     async def async_process_image(self, image: bytes) -> None:
         try:
             result = await self._client.recognize(
-                image, threshold=(self.confidence or 0) / 100, max_faces=self._max_faces
+                image,
+                threshold=(self.confidence or 0) / 100,
+                max_faces=self._max_faces,
+                source=self.camera_entity,
             )
         except CannotConnect as err:
             self._coordinator.async_set_update_error(err)
@@ -159,7 +162,8 @@ class HailoFaceCameraEntity(HailoFaceEntity, ImageProcessingFaceEntity):
             return
         if not self._coordinator.last_update_success:
             await self._coordinator.async_request_refresh()
-        faces = [face_attributes(face) for face in result.faces]
+        # Faces the owner chose to ignore (a poster, a TV) are neither people nor strangers.
+        faces = [face_attributes(face) for face in result.faces if face.outcome != "ignored"]
         recognised = [dict(face) for face in faces if face[ATTR_NAME] != UNKNOWN_NAME]
         # Events for the people recognised (at or above the confidence, as the
         # server named only those); the state attributes list every face.

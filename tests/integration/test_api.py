@@ -102,7 +102,7 @@ async def test_a_busy_server_is_server_busy(hailo_server: RunningServer, faces: 
     import threading
 
     assert hailo_server.server is not None
-    from hailo_face_server.api.routes import SERVICE
+    from hailo_face_server.api.keys import SERVICE
 
     worker = hailo_server.server.app[SERVICE].worker
     release = threading.Event()

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from hailo_face_server.api.routes import SERVICE
+from hailo_face_server.api.keys import SERVICE
 from hailo_face_server.app import create_app
 from hailo_face_server.backends.base import BackendChoice
 from hailo_face_server.config import Config

@@ -10,7 +10,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from hailo_face_server.api.routes import SERVICE
+from hailo_face_server.api.keys import SERVICE
 from tests.server.conftest import AppFactory
 from tests.support import Faces, image_json
 
@@ -23,7 +23,7 @@ async def test_health_answers_while_the_database_thread_is_busy(start_app: AppFa
         assert (await client.post("/v1/database/add", json=image_json(faces.person(name, 1), name=name))).status == 201
     service = client.server.app[SERVICE]
     release = threading.Event()
-    busy = asyncio.get_running_loop().run_in_executor(service._database, release.wait, 60)
+    busy = asyncio.ensure_future(service._database.run(release.wait, 60))
     try:
         # A long export, a slow import or a large list holds the database thread; /health must not wait for it.
         health = await asyncio.wait_for(client.get("/health"), timeout=10)

@@ -29,6 +29,8 @@ STATUS_BY_CODE = {
     "unsupported_media_type": 415,
     "unsupported_encoding": 415,
     "no_face": 422,
+    "not_named": 409,
+    "sightings_off": 404,
     "internal_error": 500,
     "gallery_full": 507,
     "server_busy": 503,

@@ -228,9 +228,22 @@ THRESHOLD = float_range(0.0, 1.0)
 MAX_FACES = int_range(1, 100)
 MIN_FACE_SIZE = int_range(16, 4096)
 
+
+def source(value: Any) -> str:
+    """A camera id such as ``camera.front_door``: 1-255 printable characters."""
+    if not isinstance(value, str) or not 1 <= len(value) <= 255:
+        raise vol.Invalid("expected a camera id of 1 to 255 characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise vol.Invalid("control characters are not allowed")
+    return value
+
+
+# "threshold" meant a detection score on /v1/detect and a naming confidence on /v1/recognize:
+# each now has its own name, and "threshold" stays an alias of it for existing clients.
 DETECT_FIELDS = vol.Schema(
     {
-        vol.Optional("threshold"): THRESHOLD,
+        vol.Exclusive("detection_threshold", "threshold"): THRESHOLD,
+        vol.Exclusive("threshold", "threshold"): THRESHOLD,
         vol.Optional("min_face_size"): MIN_FACE_SIZE,
         vol.Optional("max_faces"): MAX_FACES,
     }
@@ -242,7 +255,24 @@ EMBED_FIELDS = vol.Schema(
         vol.Optional("max_faces"): MAX_FACES,
     }
 )
-RECOGNIZE_FIELDS = DETECT_FIELDS
+RECOGNIZE_FIELDS = vol.Schema(
+    {
+        vol.Exclusive("recognition_threshold", "threshold"): THRESHOLD,
+        vol.Exclusive("threshold", "threshold"): THRESHOLD,
+        vol.Optional("min_face_size"): MIN_FACE_SIZE,
+        vol.Optional("max_faces"): MAX_FACES,
+        vol.Optional("source"): source,
+    }
+)
+
+
+def threshold_alias(fields: dict[str, Any], name: str) -> dict[str, Any]:
+    """``threshold`` (the old name) as ``name``."""
+    if "threshold" in fields:
+        fields[name] = fields.pop("threshold")
+    return fields
+
+
 ADD_FIELDS = vol.Schema(
     {
         vol.Required("name"): object,

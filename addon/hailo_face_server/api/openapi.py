@@ -1,14 +1,21 @@
 """The OpenAPI 3 description of the whole HTTP API, served at /openapi.json.
 
-Tests check it against the routes the app really has, and run schemathesis
-against a running server with it.
+The routes declared with ``contract.operation`` (sightings, clusters,
+negatives) are described from their pydantic models; the older image and
+gallery routes below are still described by hand. Tests check the whole
+against the routes the app really has, and run schemathesis against a
+running server with it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic.json_schema import models_json_schema
+
 from hailo_face_server import __version__
+from hailo_face_server.api import review_routes  # noqa: F401  (registers its operations)
+from hailo_face_server.api.contract import JPEG, OPERATIONS, Operation, path_parameters
 from hailo_face_server.api.errors import STATUS_BY_CODE
 
 JSON = "application/json"
@@ -105,6 +112,11 @@ SCHEMAS: dict[str, Any] = {
             "identities": {"type": "integer"},
             "faces": {"type": "integer"},
             "faces_pending": {"type": "integer"},
+            "sightings": {
+                "type": "object",
+                "description": "Faces kept from cameras (absent when sightings are off)",
+                "required": ["enabled", "stored", "unknown_clusters", "bytes"],
+            },
             "fallback": {
                 "type": "object",
                 "description": "Why the backend in use is not the one preferred (e.g. code device_busy: "
@@ -116,8 +128,21 @@ SCHEMAS: dict[str, Any] = {
     },
     "Info": {
         "type": "object",
-        "required": ["server_id", "version", "backend", "model_id", "embedding_dim", "recognition_threshold", "limits"],
-        "properties": {"embedding_dim": {"type": "integer"}, "recognition_threshold": NUMBER},
+        "required": [
+            "server_id",
+            "version",
+            "backend",
+            "model_id",
+            "embedding_dim",
+            "recognition_threshold",
+            "limits",
+            "sightings",
+        ],
+        "properties": {
+            "embedding_dim": {"type": "integer"},
+            "recognition_threshold": NUMBER,
+            "sightings": {"type": "boolean", "description": "whether faces seen with a source are kept"},
+        },
     },
     "DetectResult": {
         "type": "object",
@@ -168,11 +193,16 @@ SCHEMAS: dict[str, Any] = {
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "required": ["bbox", "score", "name", "identity_id", "similarity", "confidence"],
+                    "required": ["bbox", "score", "name", "identity_id", "outcome", "similarity", "confidence"],
                     "properties": {
                         **DETECTED_FACE["properties"],
-                        "name": {"type": ["string", "null"]},
+                        "name": {"type": ["string", "null"], "description": "null when unknown or ignored"},
                         "identity_id": {"type": ["integer", "null"]},
+                        "outcome": {"type": "string", "enum": ["named", "unknown", "ignored"]},
+                        "sighting_id": {
+                            "type": "integer",
+                            "description": "the sighting kept for this face (only with a source, sightings on)",
+                        },
                         "similarity": NUMBER,
                         "confidence": THRESHOLD,
                     },
@@ -182,10 +212,11 @@ SCHEMAS: dict[str, Any] = {
     },
     "Identity": {
         "type": "object",
-        "required": ["id", "name", "faces", "created_at", "updated_at"],
+        "required": ["id", "name", "kind", "faces", "created_at", "updated_at"],
         "properties": {
             "id": {"type": "integer"},
             "name": {"type": "string"},
+            "kind": {"type": "string", "enum": ["person", "ignored"]},
             "faces": {"type": "integer"},
             "created_at": {"type": "string"},
             "updated_at": {"type": "string"},
@@ -226,7 +257,8 @@ SCHEMAS: dict[str, Any] = {
 NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}, "description": "a person's name"}
 FACE_ID = {"name": "face_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 DETECT_PARAMETERS = {
-    "threshold": (THRESHOLD, "detection threshold"),
+    "detection_threshold": (THRESHOLD, "detection score a face needs"),
+    "threshold": (THRESHOLD, "old name of detection_threshold"),
     "min_face_size": (MIN_FACE_SIZE, "smallest face looked for, in pixels"),
     "max_faces": (MAX_FACES, "the largest faces kept"),
 }
@@ -315,7 +347,14 @@ OPENAPI: dict[str, Any] = {
         "/v1/recognize": {
             "post": image_operation(
                 "Name the faces",
-                {"threshold": (THRESHOLD, "confidence needed to name a face")}
+                {
+                    "recognition_threshold": (THRESHOLD, "confidence needed to name a face"),
+                    "threshold": (THRESHOLD, "old name of recognition_threshold"),
+                    "source": (
+                        {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^\\x00-\\x1f\\x7f]+$"},
+                        "the camera (e.g. camera.front_door): its faces are kept as sightings",
+                    ),
+                }
                 | {k: DETECT_PARAMETERS[k] for k in ("min_face_size", "max_faces")},
                 ("200", "Faces with names", "RecognizeResult"),
                 {},
@@ -344,7 +383,15 @@ OPENAPI: dict[str, Any] = {
         "/v1/database/list": {
             "get": {
                 "summary": "Everyone known, with their samples",
+                "parameters": [
+                    query(
+                        "kind",
+                        {"type": "string", "enum": ["person", "ignored", "all"]},
+                        "people (the default), ignored faces, or both",
+                    )
+                ],
                 "responses": {
+                    "400": ERRORS["400"],
                     "200": {
                         "description": "People",
                         "content": {
@@ -356,7 +403,7 @@ OPENAPI: dict[str, Any] = {
                                 }
                             }
                         },
-                    }
+                    },
                 }
                 | AUTHED,
             }
@@ -469,3 +516,71 @@ OPENAPI: dict[str, Any] = {
         },
     },
 }
+
+
+# The routes declared with contract.operation, described from their models.
+
+AUTH_ERRORS = ("401", "403", "503")
+INPUT_MODELS = {op.query for op in OPERATIONS if op.query} | {op.body for op in OPERATIONS if op.body}
+OUTPUT_MODELS = {op.response for op in OPERATIONS if op.response}
+_, _DEFINITIONS = models_json_schema(
+    [(model, "validation") for model in sorted(INPUT_MODELS, key=lambda m: m.__name__)]
+    + [(model, "serialization") for model in sorted(OUTPUT_MODELS, key=lambda m: m.__name__)],
+    ref_template="#/components/schemas/{model}",
+)
+SCHEMAS.update(_DEFINITIONS.get("$defs", {}))
+
+
+def _path_parameter(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"} if name == "name" else {"type": "integer", "minimum": 0}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _query_parameters(operation: Operation) -> list[dict[str, Any]]:
+    if operation.query is None:
+        return []
+    schema = SCHEMAS[operation.query.__name__]
+    required = set(schema.get("required", []))
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": {key: value for key, value in field.items() if key not in ("description", "title")},
+            "description": field.get("description", ""),
+        }
+        for name, field in schema["properties"].items()
+    ]
+
+
+def describe(operation: Operation) -> dict[str, Any]:
+    if operation.response is None:
+        success = {"description": "JPEG", "content": {JPEG: {"schema": {"type": "string", "format": "binary"}}}}
+    else:
+        success = ok(operation.summary, operation.response.__name__)
+    described: dict[str, Any] = {
+        "summary": operation.summary,
+        "tags": [operation.tag],
+        "parameters": [_path_parameter(name) for name in path_parameters(operation.path)]
+        + _query_parameters(operation),
+        "responses": {str(operation.status): success}
+        | {code: ERRORS.get(code) or error_response(f"HTTP {code}") for code in operation.errors}
+        | AUTHED,
+    }
+    if operation.description:
+        described["description"] = operation.description
+    if operation.body is not None:
+        described["requestBody"] = {
+            "required": True,
+            "content": {JSON: {"schema": ref(operation.body.__name__)}},
+        }
+        described["responses"].setdefault("415", ERRORS["415"])
+        described["responses"].setdefault("400", ERRORS["400"])
+    return described
+
+
+ERRORS.setdefault("404", error_response("Not found"))
+ERRORS.setdefault("409", error_response("Conflicts with what is stored (a name taken, nothing to reject)"))
+ERRORS.setdefault("507", GALLERY_FULL["507"])
+for _operation in OPERATIONS:
+    OPENAPI["paths"].setdefault(_operation.path, {})[_operation.method] = describe(_operation)

@@ -7,6 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import voluptuous as vol
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -21,13 +22,15 @@ from hailo_face_server.api.inputs import (
     face_id_parameter,
     read_image_request,
     read_json_request,
+    threshold_alias,
     validate_fields,
 )
+from hailo_face_server.api.keys import SERVICE
 from hailo_face_server.api.openapi import OPENAPI
 from hailo_face_server.errors import PayloadTooLarge, UnsupportedMediaType
+from hailo_face_server.gallery.store import KINDS, PERSON
 from hailo_face_server.service import FaceService
-
-SERVICE: web.AppKey[FaceService] = web.AppKey("service", FaceService)
+from hailo_face_server.validation import one_of
 
 routes = web.RouteTableDef()
 
@@ -39,13 +42,13 @@ def _service(request: web.Request) -> FaceService:
 @routes.get("/health")
 async def health(request: web.Request) -> web.Response:
     service = _service(request)
-    report = await service.health()
+    report = serialize.plain(service.health())
     return web.json_response(report, status=200 if service.healthy else 503)
 
 
 @routes.get("/v1/info")
 async def info(request: web.Request) -> web.Response:
-    return web.json_response(_service(request).info())
+    return web.json_response(serialize.plain(_service(request).info()))
 
 
 # Image routes read the body first (within server.body_timeout) and only then
@@ -55,9 +58,10 @@ async def info(request: web.Request) -> web.Response:
 @routes.post("/v1/detect")
 async def detect(request: web.Request) -> web.Response:
     received = await read_image_request(request)
-    fields = validate_fields(DETECT_FIELDS, received.fields)
+    fields = threshold_alias(validate_fields(DETECT_FIELDS, received.fields), "detection_threshold")
+    fields["threshold"] = fields.pop("detection_threshold", None)
     with _service(request).admitted() as slot:
-        result = await _service(request).detect(received.image, slot=slot, **fields)
+        result = await _service(request).images.detect(received.image, slot=slot, **fields)
     faces = [serialize.detected_face(result.detections, i, landmarks=True) for i in range(len(result.detections))]
     return web.json_response(
         {"width": result.width, "height": result.height, "faces": faces, "timings_ms": result.timings.stages_ms}
@@ -70,7 +74,7 @@ async def embed(request: web.Request) -> web.Response:
     received = await read_image_request(request)
     fields = validate_fields(EMBED_FIELDS, received.fields)
     with service.admitted() as slot:
-        result = await service.embed(received.image, slot=slot, **fields)
+        result = await service.images.embed(received.image, slot=slot, **fields)
     assert result.embeddings is not None
     info = service.info()
     faces = [
@@ -79,8 +83,8 @@ async def embed(request: web.Request) -> web.Response:
     ]
     return web.json_response(
         {
-            "model": info["model_id"],
-            "dim": info["embedding_dim"],
+            "model": info.model_id,
+            "dim": info.embedding_dim,
             "width": result.width,
             "height": result.height,
             "faces": faces,
@@ -92,11 +96,16 @@ async def embed(request: web.Request) -> web.Response:
 @routes.post("/v1/recognize")
 async def recognize(request: web.Request) -> web.Response:
     received = await read_image_request(request)
-    fields = validate_fields(RECOGNIZE_FIELDS, received.fields)
+    fields = threshold_alias(validate_fields(RECOGNIZE_FIELDS, received.fields), "recognition_threshold")
+    fields["threshold"] = fields.pop("recognition_threshold", None)
     with _service(request).admitted() as slot:
-        result = await _service(request).recognize(received.image, slot=slot, **fields)
+        result = await _service(request).images.recognize(received.image, slot=slot, **fields)
     assert result.matches is not None
-    faces = [serialize.recognized_face(result.detections, i, m) for i, m in enumerate(result.matches)]
+    sightings = result.sighting_ids
+    faces = [
+        serialize.recognized_face(result.detections, i, m, sightings[i] if sightings else None)
+        for i, m in enumerate(result.matches)
+    ]
     return web.json_response(
         {"width": result.width, "height": result.height, "faces": faces, "timings_ms": result.timings.stages_ms}
     )
@@ -107,7 +116,7 @@ async def add_face(request: web.Request) -> web.Response:
     received = await read_image_request(request)
     fields = validate_fields(ADD_FIELDS, received.fields)
     with _service(request).admitted() as slot:
-        result = await _service(request).add_face(
+        result = await _service(request).images.add_face(
             fields["name"],
             received.image,
             slot=slot,
@@ -127,11 +136,15 @@ async def add_face(request: web.Request) -> web.Response:
     )
 
 
+LIST_FIELDS = vol.Schema({vol.Optional("kind", default=PERSON): one_of((*KINDS, "all"))})
+
+
 @routes.get("/v1/database/list")
 async def list_identities(request: web.Request) -> web.Response:
     service = _service(request)
-    identities = await service.identities()
-    model_id = service.info()["model_id"]
+    kind = validate_fields(LIST_FIELDS, dict(request.query))["kind"]
+    identities = await service.people.identities(None if kind == "all" else kind)
+    model_id = service.info().model_id
     return web.json_response(
         {
             "identities": [serialize.identity_with_samples(details, model_id) for details in identities],
@@ -142,28 +155,28 @@ async def list_identities(request: web.Request) -> web.Response:
 
 @routes.delete("/v1/database/{name}")
 async def delete_identity(request: web.Request) -> web.Response:
-    record = await _service(request).delete_identity(request.match_info["name"])
+    record = await _service(request).people.delete_identity(request.match_info["name"])
     return web.json_response({"deleted": serialize.identity(record)})
 
 
 @routes.patch("/v1/database/{name}")
 async def rename_identity(request: web.Request) -> web.Response:
     fields = validate_fields(RENAME_FIELDS, await read_json_request(request))
-    record = await _service(request).rename(request.match_info["name"], fields["name"])
+    record = await _service(request).people.rename(request.match_info["name"], fields["name"])
     return web.json_response({"identity": serialize.identity(record)})
 
 
 @routes.delete("/v1/database/{name}/faces/{face_id}")
 async def delete_face(request: web.Request) -> web.Response:
     face_id = face_id_parameter(request.match_info["face_id"])
-    record = await _service(request).delete_face(request.match_info["name"], face_id)
+    record = await _service(request).people.delete_face(request.match_info["name"], face_id)
     return web.json_response({"deleted_face_id": face_id, "identity": serialize.identity(record)})
 
 
 @routes.get("/v1/database/{name}/faces/{face_id}/image")
 async def face_image(request: web.Request) -> web.Response:
     face_id = face_id_parameter(request.match_info["face_id"])
-    jpeg = await _service(request).face_image(request.match_info["name"], face_id)
+    jpeg = await _service(request).people.face_image(request.match_info["name"], face_id)
     return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
@@ -180,7 +193,7 @@ async def export_gallery(request: web.Request) -> web.StreamResponse:
     loop = asyncio.get_running_loop()
     with tempfile.TemporaryDirectory(prefix="hailo-face-export-") as folder:
         target = Path(folder) / "gallery.db"
-        await _service(request).export_gallery(target)
+        await _service(request).people.export(target)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         response = web.StreamResponse(
             headers={
@@ -200,6 +213,7 @@ async def export_gallery(request: web.Request) -> web.StreamResponse:
 @routes.post("/v1/database/import")
 async def import_gallery(request: web.Request) -> web.Response:
     service = _service(request)
+    people = service.people
     fields = validate_fields(IMPORT_FIELDS, dict(request.query))
     if request.content_type not in IMPORT_TYPES:
         raise UnsupportedMediaType(f"Send the exported file as {EXPORT_TYPE} (or application/octet-stream).")
@@ -213,7 +227,9 @@ async def import_gallery(request: web.Request) -> web.Response:
                 if size > limit:
                     raise PayloadTooLarge(f"The file is larger than server.max_import_mb ({limit // 2**20} MB).")
                 file.write(chunk)
-        summary = await service.import_gallery(source, replace=fields["mode"] == "replace")
+        summary = await people.import_file(source, replace=fields["mode"] == "replace")
+    if people.stats().faces_pending:
+        service.start_reembedding()
     return web.json_response(
         {
             "mode": fields["mode"],
@@ -229,7 +245,7 @@ async def import_gallery(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     service = _service(request)
     if service.ready:
-        service.gallery_stats()  # refreshes the gallery gauges
+        service.people.stats()  # refreshes the gallery gauges
     return web.Response(body=service.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

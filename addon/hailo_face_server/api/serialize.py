@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,14 +32,34 @@ def detected_face(detections: Detections, index: int, *, landmarks: bool = False
     return face
 
 
-def recognized_face(detections: Detections, index: int, match: Match) -> dict[str, Any]:
-    return {
+def recognized_face(detections: Detections, index: int, match: Match, sighting_id: int | None) -> dict[str, Any]:
+    """A face with its outcome: named, unknown, or ignored (a poster, a TV: no name, never unknown)."""
+    face = {
         **detected_face(detections, index),
-        "name": match.name,
+        "name": None if match.ignored else match.name,
         "identity_id": match.identity_id,
+        "outcome": match.outcome,
         "similarity": round(match.similarity, 4),
         "confidence": round(match.confidence, 4),
     }
+    if sighting_id is not None:
+        face["sighting_id"] = sighting_id
+    return face
+
+
+def plain(value: Any) -> Any:
+    """A status dataclass as JSON data: fields that are None left out, ``metadata["json"]`` renames a key."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.metadata.get("json", field.name): plain(getattr(value, field.name))
+            for field in dataclasses.fields(value)
+            if getattr(value, field.name) is not None
+        }
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return value
 
 
 def embedding(vector: np.ndarray) -> list[float]:
@@ -49,6 +70,7 @@ def identity(record: IdentityRecord) -> dict[str, Any]:
     return {
         "id": record.id,
         "name": record.name,
+        "kind": record.kind,
         "faces": record.face_count,
         "created_at": timestamp(record.created_at),
         "updated_at": timestamp(record.updated_at),

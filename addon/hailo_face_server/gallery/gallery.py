@@ -22,15 +22,19 @@ from hailo_face_server.gallery.importing import (
     ValidatedImport,
     validate_import,
 )
-from hailo_face_server.gallery.index import EmbeddingIndex
+from hailo_face_server.gallery.index import EmbeddingIndex, NegativeIndex
 from hailo_face_server.gallery.limits import GalleryLimits
 from hailo_face_server.gallery.names import normalize_name
 from hailo_face_server.gallery.store import (
+    IGNORED,
+    PERSON,
     FaceRecord,
     GalleryStore,
     IdentityRecord,
     ImportSummary,
+    NegativeRecord,
     NewFace,
+    NewNegative,
     PendingCrop,
 )
 from hailo_face_server.matching import Match, SimilarityCalibration, assign_identities
@@ -85,6 +89,8 @@ class Gallery:
         self.calibration = calibration
         self.limits = limits or GalleryLimits()
         self.index = EmbeddingIndex(dim)
+        self.negatives = NegativeIndex(dim)
+        self.ignored: set[int] = set()
         self.server_id = store.server_id()
         self._skipped: set[int] = set()
         self.reload_index()
@@ -124,6 +130,8 @@ class Gallery:
                 self.model_id,
             )
         self.index.load(stored.vectors, stored.face_ids, stored.identity_ids, self.store.identity_names())
+        self.ignored = self.store.ignored_identity_ids()
+        self.negatives.load(*self.store.negative_vectors(self.model_id, self.dim))
 
     def _identity(self, name: str) -> IdentityRecord:
         record = self.store.identity(name) if isinstance(name, str) else None
@@ -131,7 +139,7 @@ class Gallery:
             raise NotFound(f'Nobody called "{name}" is in the gallery.')
         return record
 
-    def add(self, name: str, face: NewFace) -> AddedFace:
+    def add(self, name: str, face: NewFace, kind: str = PERSON) -> AddedFace:
         """Store a sample; TooManySamples or GalleryFull when over the limits."""
         clean_name = normalize_name(name)
         if face.model_id != self.model_id or np.size(face.embedding) != self.dim:
@@ -141,10 +149,15 @@ class Gallery:
             raise InvalidRequest("The embedding has values that are not finite, or is zero.")
         existing = self.store.identity(clean_name)
         if existing is not None:
+            if existing.kind != kind:
+                what = "an ignored face" if existing.kind == IGNORED else "a person"
+                raise NameTaken(f'"{existing.name}" is {what}; choose another name.')
             self.limits.check_samples(existing.name, existing.face_count + 1)
         added_bytes = len(face.crop_jpeg) + FACE_OVERHEAD_BYTES + 4 * self.dim + EMBEDDING_OVERHEAD_BYTES
         self.limits.check_size(self.store.size_bytes() + added_bytes)
-        identity, face_id, created = self.store.add_face(clean_name, dataclasses.replace(face, embedding=vector))
+        identity, face_id, created = self.store.add_face(clean_name, dataclasses.replace(face, embedding=vector), kind)
+        if kind == IGNORED:
+            self.ignored.add(identity.id)
         self.index.add(face_id, identity.id, identity.name, vector)
         return AddedFace(identity, face_id, created)
 
@@ -157,9 +170,52 @@ class Gallery:
             faces_by_identity.setdefault(face.identity_id, []).append(face)
         return [IdentityDetails(r, faces_by_identity.get(r.id, [])) for r in self.store.identities()]
 
+    def identity(self, name: str) -> IdentityRecord:
+        """The identity of this name; NotFound otherwise."""
+        return self._identity(name)
+
+    def identity_by_id(self, identity_id: int) -> IdentityRecord:
+        record = self.store.identity_by_id(identity_id)
+        if record is None:
+            raise NotFound(f"No identity {identity_id} is in the gallery.")
+        return record
+
+    def add_negative(self, identity_id: int, negative: NewNegative) -> NegativeRecord:
+        """Remember that a face is not this identity; matching refuses it for faces nearer it than its samples."""
+        if negative.model_id != self.model_id:
+            raise InvalidRequest("The embedding does not come from the model this gallery uses.")
+        vector = unit_vector(negative.embedding, self.dim)
+        if vector is None:
+            raise InvalidRequest("The embedding has values that are not finite, or is zero.")
+        self.identity_by_id(identity_id)
+        negative_id = self.store.add_negative(identity_id, dataclasses.replace(negative, embedding=vector))
+        self.negatives.add(negative_id, identity_id, vector)
+        return next(n for n in self.store.negatives(identity_id) if n.id == negative_id)
+
+    def negative_records(self, name: str) -> list[NegativeRecord]:
+        return self.store.negatives(self._identity(name).id)
+
+    def delete_negative(self, name: str, negative_id: int) -> IdentityRecord:
+        record = self._identity(name)
+        if not self.store.delete_negative(record.id, negative_id):
+            raise NotFound(f'"{record.name}" has no negative sample {negative_id}.')
+        self.negatives.remove([negative_id])
+        return record
+
+    def negative_crop(self, name: str, negative_id: int) -> bytes:
+        record = self._identity(name)
+        if not any(n.id == negative_id for n in self.store.negatives(record.id)):
+            raise NotFound(f'"{record.name}" has no negative sample {negative_id}.')
+        crop = self.store.negative_crop(negative_id)
+        if crop is None:
+            raise NotFound(f"Negative sample {negative_id} has no stored image.")
+        return crop
+
     def delete_identity(self, name: str) -> IdentityRecord:
         record = self._identity(name)
         face_ids = self.store.delete_identity(record.id)
+        self.negatives.remove(identity_id=record.id)
+        self.ignored.discard(record.id)
         self.index.remove_faces(face_ids)
         self._skipped.difference_update(face_ids)
         return record
@@ -226,7 +282,16 @@ class Gallery:
 
     def match(self, embeddings: np.ndarray, threshold: float) -> list[Match]:
         identity_ids, similarities = self.index.best_per_identity(embeddings)
-        return assign_identities(similarities, identity_ids, self.index.names, self.calibration, threshold)
+        refused = self.negatives.refused(embeddings, identity_ids, similarities)
+        return assign_identities(
+            similarities,
+            identity_ids,
+            self.index.names,
+            self.calibration,
+            threshold,
+            refused=refused,
+            ignored=self.ignored,
+        )
 
     def stats(self) -> GalleryStats:
         """Counts from SQL and the index: ``faces`` is what the index searches."""

@@ -336,15 +336,19 @@ class _UploadReader:
 
     def read_identities(self, db: sqlite3.Connection) -> dict[int, _Identity]:
         identities: dict[int, _Identity] = {}
+        # Schema 2 added ignored identities (posters, TV faces): they stay on the server that made them.
+        columns = {str(row[1]).lower() for row in db.execute('PRAGMA main.table_xinfo("identities")')}
+        kind = "kind" if "kind" in columns else "'person'"
         rows = self.rows(
             db,
-            """
-            SELECT id, typeof(id), name, created_at, typeof(created_at), updated_at, typeof(updated_at)
+            f"""
+            SELECT id, typeof(id), name, created_at, typeof(created_at), updated_at, typeof(updated_at),
+                   {kind} IS 'person'
             FROM main.identities ORDER BY id LIMIT ?
             """,
             (self.max_identities + 1,),
         )
-        for count, (row_id, id_type, name, created, created_type, updated, updated_type) in enumerate(rows, 1):
+        for count, (row_id, id_type, name, created, created_type, updated, updated_type, person) in enumerate(rows, 1):
             if count > self.max_identities:
                 raise InvalidImport(
                     f"The file holds more than {self.max_identities} people, the most one import takes."
@@ -356,6 +360,8 @@ class _UploadReader:
                 self.problem("identities", row_id, "the id is used twice")
                 continue
             self.identity_ids_seen.add(row_id)
+            if not person:
+                continue  # its samples are left out with it, as those of a person refused
             clean = self.name(row_id, name)
             created_at = self.timestamp("identities", row_id, "created_at", created, created_type)
             updated_at = self.timestamp("identities", row_id, "updated_at", updated, updated_type)

@@ -89,3 +89,60 @@ class EmbeddingIndex:
         similarities = queries @ snapshot.vectors.T
         best = np.maximum.reduceat(similarities, snapshot.group_starts, axis=1)
         return snapshot.group_identities, best
+
+
+class NegativeIndex:
+    """Faces the owner said are not a given identity ("not this person"), for one model.
+
+    Matching refuses an identity for a face that is more similar to one of its
+    negatives than to its best sample.
+    """
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self._snapshot = IndexSnapshot.build(
+            np.zeros((0, dim), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64)
+        )
+
+    @property
+    def count(self) -> int:
+        return len(self._snapshot.face_ids)
+
+    def load(self, negative_ids: np.ndarray, identity_ids: np.ndarray, vectors: np.ndarray) -> None:
+        self._snapshot = IndexSnapshot.build(
+            np.asarray(vectors, np.float32).reshape(-1, self.dim),
+            np.asarray(negative_ids, np.int64),
+            np.asarray(identity_ids, np.int64),
+        )
+
+    def add(self, negative_id: int, identity_id: int, vector: np.ndarray) -> None:
+        current = self._snapshot
+        self._snapshot = IndexSnapshot.build(
+            np.vstack([current.vectors, np.asarray(vector, np.float32).reshape(1, self.dim)]),
+            np.append(current.face_ids, negative_id),
+            np.append(current.identity_ids, identity_id),
+        )
+
+    def remove(self, negative_ids: list[int] | None = None, identity_id: int | None = None) -> None:
+        current = self._snapshot
+        keep = np.ones(len(current.face_ids), bool)
+        if negative_ids is not None:
+            keep &= ~np.isin(current.face_ids, np.asarray(negative_ids, np.int64))
+        if identity_id is not None:
+            keep &= current.identity_ids != identity_id
+        self._snapshot = IndexSnapshot.build(current.vectors[keep], current.face_ids[keep], current.identity_ids[keep])
+
+    def refused(self, queries: np.ndarray, identities: np.ndarray, best: np.ndarray) -> np.ndarray:
+        """M x K: True where query m is more similar to a negative of ``identities[k]`` than ``best[m, k]``."""
+        snapshot = self._snapshot
+        refused = np.zeros(best.shape, bool)
+        if len(snapshot.group_starts) == 0 or best.size == 0:
+            return refused
+        queries = np.asarray(queries, np.float32).reshape(-1, self.dim)
+        negative_best = np.maximum.reduceat(queries @ snapshot.vectors.T, snapshot.group_starts, axis=1)
+        columns = np.searchsorted(identities, snapshot.group_identities)
+        present = (columns < len(identities)) & (
+            identities[np.minimum(columns, len(identities) - 1)] == snapshot.group_identities
+        )
+        refused[:, columns[present]] = negative_best[:, present] > best[:, columns[present]]
+        return refused

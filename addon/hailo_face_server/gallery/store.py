@@ -68,7 +68,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         "INSERT INTO meta (key, value) VALUES ('server_id', lower(hex(randomblob(16))))",
     ),
+    (
+        # Ignored identities (a poster, a TV face): matched like people, reported as ignored.
+        "ALTER TABLE identities ADD COLUMN kind TEXT NOT NULL DEFAULT 'person'",
+        # Where a sample taken from a sighting was seen.
+        "ALTER TABLE faces ADD COLUMN source TEXT",
+        "ALTER TABLE faces ADD COLUMN seen_at REAL",
+        # "Not this person": faces the owner said are not the identity.
+        """
+        CREATE TABLE negatives (
+            id INTEGER PRIMARY KEY,
+            identity_id INTEGER NOT NULL REFERENCES identities(id) ON DELETE CASCADE,
+            model_id TEXT NOT NULL,
+            dim INTEGER NOT NULL CHECK (dim > 0),
+            vector BLOB NOT NULL CHECK (length(vector) = 4 * dim),
+            crop_jpeg BLOB,
+            source TEXT,
+            seen_at REAL,
+            sighting_id INTEGER,
+            created_at REAL NOT NULL
+        )
+        """,
+        "CREATE INDEX negatives_by_identity ON negatives(identity_id)",
+    ),
 )
+PERSON = "person"
+IGNORED = "ignored"
+KINDS = (PERSON, IGNORED)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # Reads never trust a stored value's type: rows written by older versions (or by an
@@ -100,6 +126,7 @@ class IdentityRecord:
     created_at: float
     updated_at: float
     face_count: int
+    kind: str = PERSON  # PERSON, or IGNORED: matched, but reported as ignored
 
 
 @dataclass(frozen=True)
@@ -109,6 +136,29 @@ class FaceRecord:
     source_model: str
     created_at: float
     models: tuple[str, ...]  # the models this sample has an embedding of
+    source: str | None = None  # the camera it was seen by, for a sample taken from a sighting
+    seen_at: float | None = None
+
+
+@dataclass(frozen=True)
+class NegativeRecord:
+    id: int
+    identity_id: int
+    model_id: str
+    source: str | None
+    seen_at: float | None
+    sighting_id: int | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class NewNegative:
+    model_id: str
+    embedding: np.ndarray  # unit length
+    crop_jpeg: bytes | None
+    source: str | None
+    seen_at: float | None
+    sighting_id: int | None
 
 
 @dataclass(frozen=True)
@@ -119,6 +169,8 @@ class NewFace:
     landmarks: Sequence[Sequence[float]]
     bbox: Sequence[float]
     detection_score: float
+    source: str | None = None  # the camera, for a sample taken from a sighting
+    seen_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -218,7 +270,10 @@ class GalleryStore:
         """A random id made with the database: it names this server (and its gallery) for clients."""
         return str(self._db.execute("SELECT value FROM meta WHERE key = 'server_id'").fetchone()[0])
 
-    _IDENTITY_COLUMNS = f"i.id, CAST(i.name AS TEXT), {_time('i.created_at')}, {_time('i.updated_at')}, COUNT(f.id)"
+    _IDENTITY_COLUMNS = (
+        f"i.id, CAST(i.name AS TEXT), {_time('i.created_at')}, {_time('i.updated_at')}, COUNT(f.id), "
+        f"CASE WHEN i.kind = '{IGNORED}' THEN '{IGNORED}' ELSE '{PERSON}' END"
+    )
 
     def identities(self) -> list[IdentityRecord]:
         rows = self._db.execute(
@@ -241,8 +296,22 @@ class GalleryStore:
         ).fetchone()
         return IdentityRecord(*row) if row else None
 
+    def identity_by_id(self, identity_id: int) -> IdentityRecord | None:
+        row = self._db.execute(
+            f"""
+            SELECT {self._IDENTITY_COLUMNS}
+            FROM identities i LEFT JOIN faces f ON f.identity_id = i.id
+            WHERE i.id = ? GROUP BY i.id
+            """,
+            (identity_id,),
+        ).fetchone()
+        return IdentityRecord(*row) if row else None
+
     def identity_names(self) -> dict[int, str]:
         return {int(i): str(n) for i, n in self._db.execute("SELECT id, CAST(name AS TEXT) FROM identities")}
+
+    def ignored_identity_ids(self) -> set[int]:
+        return {int(row[0]) for row in self._db.execute(f"SELECT id FROM identities WHERE kind = '{IGNORED}'")}
 
     def sample_counts(self) -> dict[str, tuple[str, int]]:
         """For each name key: the person's name and their number of samples."""
@@ -255,19 +324,24 @@ class GalleryStore:
         return {str(key): (str(name), int(count)) for key, name, count in rows}
 
     def identity_count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM identities").fetchone()[0])
+        return int(self._db.execute(f"SELECT COUNT(*) FROM identities WHERE kind = '{PERSON}'").fetchone()[0])
 
     def _face_records(self, where: str = "", parameters: tuple[object, ...] = ()) -> list[FaceRecord]:
         rows = self._db.execute(
             f"""
             SELECT f.id, f.identity_id, CAST(f.source_model AS TEXT), {_time("f.created_at")},
-                   group_concat(CAST(e.model_id AS TEXT), ' ')
+                   group_concat(CAST(e.model_id AS TEXT), ' '),
+                   CASE WHEN typeof(f.source) = 'text' THEN f.source END,
+                   CASE WHEN f.seen_at IS NOT NULL THEN {_time("f.seen_at")} END
             FROM faces f LEFT JOIN embeddings e ON e.face_id = f.id
             {where} GROUP BY f.id ORDER BY f.id
             """,
             parameters,
         ).fetchall()
-        return [FaceRecord(row[0], row[1], row[2], row[3], tuple(sorted((row[4] or "").split()))) for row in rows]
+        return [
+            FaceRecord(row[0], row[1], row[2], row[3], tuple(sorted((row[4] or "").split())), row[5], row[6])
+            for row in rows
+        ]
 
     def faces(self) -> list[FaceRecord]:
         return self._face_records()
@@ -347,16 +421,16 @@ class GalleryStore:
 
     # Writes, each one transaction
 
-    def add_face(self, name: str, face: NewFace) -> tuple[IdentityRecord, int, bool]:
-        """Store a sample and its embedding under a name, creating the identity if it is new."""
+    def add_face(self, name: str, face: NewFace, kind: str = PERSON) -> tuple[IdentityRecord, int, bool]:
+        """Store a sample and its embedding under a name, creating the identity (of ``kind``) if it is new."""
         now = time.time()
         with self._transaction() as db:
             row = db.execute("SELECT id FROM identities WHERE name_key = ?", (name_key(name),)).fetchone()
             created = row is None
             if created:
                 cursor = db.execute(
-                    "INSERT INTO identities (name, name_key, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                    (name, name_key(name), now, now),
+                    "INSERT INTO identities (name, name_key, created_at, updated_at, kind) VALUES (?, ?, ?, ?, ?)",
+                    (name, name_key(name), now, now, kind),
                 )
                 identity_id = int(cursor.lastrowid or 0)
             else:
@@ -364,8 +438,9 @@ class GalleryStore:
                 db.execute("UPDATE identities SET updated_at = ? WHERE id = ?", (now, identity_id))
             cursor = db.execute(
                 """
-                INSERT INTO faces (identity_id, source_model, crop_jpeg, landmarks, bbox, detection_score, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO faces (identity_id, source_model, crop_jpeg, landmarks, bbox, detection_score, created_at,
+                                   source, seen_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 (
                     identity_id,
@@ -375,6 +450,8 @@ class GalleryStore:
                     _bbox_json(face.bbox),
                     float(face.detection_score),
                     now,
+                    face.source,
+                    face.seen_at,
                 ),
             )
             face_id = int(cursor.lastrowid or 0)
@@ -469,6 +546,71 @@ class GalleryStore:
             face_ids = [r[0] for r in db.execute("SELECT id FROM faces WHERE identity_id = ?", (identity_id,))]
             db.execute("DELETE FROM identities WHERE id = ?", (identity_id,))
         return face_ids
+
+    def add_negative(self, identity_id: int, negative: NewNegative) -> int:
+        """Store a face the owner said is not this identity."""
+        vector = np.ascontiguousarray(negative.embedding, dtype="<f4").reshape(-1)
+        with self._transaction() as db:
+            cursor = db.execute(
+                """
+                INSERT INTO negatives (identity_id, model_id, dim, vector, crop_jpeg, source, seen_at, sighting_id,
+                                       created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                (
+                    identity_id,
+                    negative.model_id,
+                    int(vector.size),
+                    vector.tobytes(),
+                    negative.crop_jpeg,
+                    negative.source,
+                    negative.seen_at,
+                    negative.sighting_id,
+                    time.time(),
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+    _NEGATIVE_COLUMNS = (
+        "n.id, n.identity_id, CAST(n.model_id AS TEXT), CASE WHEN typeof(n.source) = 'text' THEN n.source END, "
+        f"CASE WHEN n.seen_at IS NOT NULL THEN {_time('n.seen_at')} END, "
+        f"CASE WHEN typeof(n.sighting_id) = 'integer' THEN n.sighting_id END, {_time('n.created_at')}"
+    )
+
+    def negatives(self, identity_id: int | None = None) -> list[NegativeRecord]:
+        where, parameters = ("WHERE n.identity_id = ?", (identity_id,)) if identity_id is not None else ("", ())
+        rows = self._db.execute(f"SELECT {self._NEGATIVE_COLUMNS} FROM negatives n {where} ORDER BY n.id", parameters)
+        return [NegativeRecord(*row) for row in rows]
+
+    def negative_vectors(self, model_id: str, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(negative ids, identity ids, vectors) of one model; rows that are not usable are left out."""
+        rows = self._db.execute(
+            """
+            SELECT n.id, n.identity_id, n.vector FROM negatives n
+            WHERE n.model_id = ? AND n.dim = ? AND typeof(n.vector) = 'blob' AND length(n.vector) = ?
+            ORDER BY n.id
+            """,
+            (model_id, dim, 4 * dim),
+        ).fetchall()
+        vectors = np.frombuffer(b"".join(row[2] for row in rows), dtype="<f4").reshape(len(rows), dim)
+        usable = np.isfinite(vectors).all(axis=1) & (np.linalg.norm(vectors, axis=1) > 1e-6)
+        kept = [row for row, ok in zip(rows, usable, strict=True) if ok]
+        return (
+            np.array([r[0] for r in kept], np.int64),
+            np.array([r[1] for r in kept], np.int64),
+            np.ascontiguousarray(vectors[usable], np.float32),
+        )
+
+    def negative_crop(self, negative_id: int) -> bytes | None:
+        row = self._db.execute(
+            "SELECT crop_jpeg FROM negatives WHERE id = ? AND typeof(crop_jpeg) = 'blob'", (negative_id,)
+        ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def delete_negative(self, identity_id: int, negative_id: int) -> bool:
+        with self._transaction() as db:
+            cursor = db.execute("DELETE FROM negatives WHERE id = ? AND identity_id = ?", (negative_id, identity_id))
+            return cursor.rowcount == 1
 
     def delete_face(self, identity_id: int, face_id: int) -> None:
         now = time.time()

@@ -1,0 +1,134 @@
+"""Routes declared once: their query, body and response models give validation, JSON and OpenAPI.
+
+A route is a handler plus ``@operation(...)`` naming its pydantic models; the
+request is checked against them before the handler runs (a 400
+``invalid_request`` that names the field otherwise), the handler's model is
+serialised, and ``openapi.py`` builds the
+route's description from the same models. A new route touches one model and
+one handler.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from hailo_face_server.api.inputs import read_json_request
+from hailo_face_server.errors import InvalidRequest, NotFound
+
+JPEG = "image/jpeg"
+PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+MAX_ID = 2**63 - 1
+
+
+class Model(BaseModel):
+    """Every request and response model: unknown fields refused, values never changed after parsing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Handler = Callable[[web.Request, Any, Any], Awaitable[BaseModel | web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    description: str
+    query: type[BaseModel] | None
+    body: type[BaseModel] | None
+    response: type[BaseModel] | None  # None: the route answers a JPEG
+    status: int
+    errors: tuple[str, ...]  # the HTTP statuses it answers besides ``status`` (and 401/403/503)
+    tag: str
+
+
+OPERATIONS: list[Operation] = []
+
+
+def describe_error(err: ValidationError) -> str:
+    """The first problems pydantic found, as a person reads them: where, and what is wrong."""
+    parts = []
+    for problem in err.errors()[:3]:
+        where = ".".join(str(part) for part in problem["loc"]) or "the request"
+        message = str(problem["msg"])
+        if problem["type"] == "extra_forbidden":
+            message = "is not a known parameter"
+        parts.append(f'"{where}" {message[0].lower()}{message[1:]}')
+    return "; ".join(parts) + "."
+
+
+def parse(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise InvalidRequest(describe_error(err)) from None
+
+
+def query_of(request: web.Request) -> dict[str, str]:
+    query: dict[str, str] = {}
+    for key, value in request.query.items():
+        if key in query:
+            raise InvalidRequest(f'The query parameter "{key}" is given more than once.')
+        query[key] = value
+    return query
+
+
+def path_id(request: web.Request, name: str, what: str) -> int:
+    """A numeric id from the path: a value that is not one names nothing (404, like any unknown id)."""
+    raw = request.match_info[name]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or int(raw) > MAX_ID:
+        raise NotFound(f"There is no {what} {raw[:40]!r}.")
+    return int(raw)
+
+
+def json_of(model: BaseModel, status: int = 200) -> web.Response:
+    return web.json_response(model.model_dump(mode="json", by_alias=True), status=status)
+
+
+def operation(
+    routes: web.RouteTableDef,
+    method: str,
+    path: str,
+    *,
+    summary: str,
+    description: str = "",
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    errors: tuple[str, ...] = ("400", "404"),
+    tag: str = "sightings",
+) -> Callable[[Handler], Handler]:
+    """Register ``handler(request, query, body)`` for ``method path`` with its models."""
+
+    def register(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def run(request: web.Request) -> web.StreamResponse:
+            given_query = parse(query, query_of(request)) if query is not None else None
+            if query is None and request.query:
+                raise InvalidRequest(f'"{next(iter(request.query))}" is not a known parameter.')
+            given_body = parse(body, await read_json_request(request)) if body is not None else None
+            result = await handler(request, given_query, given_body)
+            if isinstance(result, web.StreamResponse):
+                return result
+            return json_of(result, status)
+
+        routes.route(method, path)(run)
+        OPERATIONS.append(
+            Operation(method.lower(), path, summary, description, query, body, response, status, errors, tag)
+        )
+        return handler
+
+    return register
+
+
+def path_parameters(path: str) -> list[str]:
+    return PATH_PARAMETER.findall(path)

@@ -1,0 +1,240 @@
+"""Keeping what the cameras saw: each face /v1/recognize returned for a source becomes a sighting.
+
+A face seen again by the same source within ``merge_window_s`` (a person
+standing at the door, scanned every few seconds) with the same outcome is
+merged into the sighting it repeats, keeping the better view. Unknown faces of
+good quality join the unknown-face clusters as they arrive.
+
+The store and the clusters belong to the sightings thread: every method that
+touches them runs there (``thread.run``), so they need no lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from hailo_face_server.backends.base import BackendInfo
+from hailo_face_server.config import FaceRecognitionConfig, SightingsConfig
+from hailo_face_server.engine import Engine, OneThread
+from hailo_face_server.faces import Detections
+from hailo_face_server.frames import Frame
+from hailo_face_server.imaging import face_crop_jpeg
+from hailo_face_server.matching import Match
+from hailo_face_server.sightings.clusters import JOIN_CONFIDENCE, UnknownClusters
+from hailo_face_server.sightings.quality import FaceQuality, measure_quality
+from hailo_face_server.sightings.store import NewSighting, RecentSightings, RetentionPolicy, SightingStore
+from hailo_face_server.status import SightingsStatus
+
+_LOGGER = logging.getLogger(__name__)
+
+DAY_S = 86_400.0
+PURGE_INTERVAL_S = 3_600.0
+# Two views are the same face when they are at least as similar as a named match needs at this
+# confidence: stricter than naming, so that two people at the door are never merged.
+MERGE_CONFIDENCE = 0.9
+
+
+@dataclass(frozen=True)
+class PreparedFace:
+    """What the image pool works out for a face before it is stored."""
+
+    quality: FaceQuality
+    crop_jpeg: bytes
+
+
+@dataclass(frozen=True)
+class SeenImage:
+    """One recognised image of a source, its faces ready to store."""
+
+    source: str
+    seen_at: float
+    detections: Detections
+    embeddings: np.ndarray
+    matches: list[Match]
+    prepared: list[PreparedFace]
+
+
+class SightingRecorder:
+    def __init__(
+        self,
+        store: SightingStore,
+        config: SightingsConfig,
+        info: BackendInfo,
+        engine: Engine,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.model_id = info.model_id
+        self.dim = info.embedding_dim
+        self.calibration = info.calibration
+        self.merge_similarity = info.calibration.similarity_at(MERGE_CONFIDENCE)
+        self.clusters = UnknownClusters(info.embedding_dim, info.calibration.similarity_at(JOIN_CONFIDENCE))
+        self.thread: OneThread | None = None
+        self._engine = engine
+        self._purging: asyncio.Task[None] | None = None
+        self._stored = 0
+        self._bytes = 0
+        self._load_clusters()
+
+    @classmethod
+    def open(
+        cls, config: SightingsConfig, info: BackendInfo, face_config: FaceRecognitionConfig, engine: Engine
+    ) -> SightingRecorder:
+        """Open the store (on the sightings thread) and rebuild the clusters from it."""
+        del face_config  # the naming threshold does not decide clusters: the model's calibration does
+        return cls(SightingStore(config.db_file), config, info, engine)
+
+    def _load_clusters(self) -> None:
+        ids, cluster_ids, vectors = self.store.clustered(self.model_id)
+        self.clusters.load(ids, cluster_ids, vectors)
+        self._refresh_counts()
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def policy(self) -> RetentionPolicy:
+        config = self.config
+        return RetentionPolicy(
+            keep_unknown_s=config.keep_unknown_days * DAY_S,
+            keep_named_s=config.keep_named_days * DAY_S,
+            max_sightings=config.max_sightings,
+            max_bytes=config.max_bytes,
+        )
+
+    def status(self) -> SightingsStatus:
+        """For /health: read without the sightings thread (plain ints, updated after each write)."""
+        return SightingsStatus(
+            enabled=True, stored=self._stored, unknown_clusters=len(self.clusters), bytes=self._bytes
+        )
+
+    def _refresh_counts(self) -> None:
+        self._stored = self.store.count()
+        self._bytes = self.store.size_bytes()
+
+    # Recording
+
+    async def record(
+        self, source: str, frame: Frame, detections: Detections, embeddings: np.ndarray, matches: list[Match]
+    ) -> list[int]:
+        """Store the faces of one recognised image; their sighting ids, in the same order."""
+        assert self.thread is not None
+        prepared = await self._engine.in_images(self._prepare, frame, detections)
+        seen = SeenImage(source, time.time(), detections, embeddings, matches, prepared)
+        return await self.thread.run(self._store, seen)
+
+    @staticmethod
+    def _prepare(frame: Frame, detections: Detections) -> list[PreparedFace]:
+        return [
+            PreparedFace(
+                measure_quality(frame, detections.boxes[i], detections.landmarks[i], detections.scheme),
+                face_crop_jpeg(frame, detections.boxes[i]),
+            )
+            for i in range(len(detections))
+        ]
+
+    def _store(self, seen: SeenImage) -> list[int]:
+        source, now, detections = seen.source, seen.seen_at, seen.detections
+        recent = self.store.recent(source, now - self.config.merge_window_s, self.model_id)
+        taken = np.zeros(len(recent.ids), bool)  # one face of this image merges into a sighting at most
+        vectors = np.asarray(seen.embeddings, np.float32).reshape(len(detections), self.dim)
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        ids: list[int] = []
+        for i, match in enumerate(seen.matches):
+            face = seen.prepared[i]
+            sighting = NewSighting(
+                source=source,
+                seen_at=now,
+                bbox=detections.boxes[i].astype(np.float64),
+                landmarks=detections.landmarks[i].astype(np.float64),
+                landmark_scheme=str(detections.scheme),
+                crop_jpeg=face.crop_jpeg,
+                model_id=self.model_id,
+                embedding=vectors[i],
+                detection_score=float(detections.scores[i]),
+                face_size=face.quality.face_size,
+                sharpness=face.quality.sharpness,
+                frontalness=face.quality.frontalness,
+                quality=face.quality.score,
+                outcome=match.outcome,
+                identity_id=match.identity_id,
+                identity_name=match.name,
+                confidence=float(match.confidence),
+            )
+            repeat = self._repeat_of(recent, taken, vectors[i], match)
+            if repeat is None:
+                sighting_id = self.store.add(sighting)
+                self._cluster(sighting_id, sighting, face.quality)
+            else:
+                taken[repeat] = True
+                sighting_id = int(recent.ids[repeat])
+                better = face.quality.score > float(recent.qualities[repeat])
+                self.store.merge(sighting_id, now, sighting if better else None)
+                if better and self.clusters.cluster_of(sighting_id) is None:
+                    self._cluster(sighting_id, sighting, face.quality)  # a view good enough to cluster at last
+            ids.append(sighting_id)
+        self._refresh_counts()
+        if self._stored > self.config.max_sightings or self._bytes > self.config.max_bytes:
+            self._purge(now)
+        return ids
+
+    def _repeat_of(self, recent: RecentSightings, taken: np.ndarray, vector: np.ndarray, match: Match) -> int | None:
+        """The recent sighting this face repeats: same outcome and identity, nearly the same face."""
+        if len(recent.ids) == 0:
+            return None
+        similarity = recent.vectors @ vector
+        same = (
+            (np.asarray(recent.outcomes) == match.outcome)
+            & (recent.identity_ids == (match.identity_id if match.identity_id is not None else -1))
+            & (similarity >= self.merge_similarity)
+            & ~taken
+        )
+        if not same.any():
+            return None
+        return int(np.argmax(np.where(same, similarity, -np.inf)))
+
+    def _cluster(self, sighting_id: int, sighting: NewSighting, quality: FaceQuality) -> None:
+        if sighting.outcome != "unknown" or not quality.good:
+            return  # low-quality faces are listed apart and never start a cluster
+        change = self.clusters.add(sighting_id, np.asarray(sighting.embedding, np.float32))
+        self.store.set_cluster(sighting_id, change.cluster_id, change.merged)
+
+    # Retention
+
+    def _purge(self, now: float) -> list[int]:
+        deleted = self.store.purge(self.policy, now)
+        if deleted:
+            self.clusters.remove(deleted)
+            _LOGGER.info("Deleted %d sightings past their retention or over the limits", len(deleted))
+        self._refresh_counts()
+        return deleted
+
+    async def purge(self) -> list[int]:
+        assert self.thread is not None
+        return await self.thread.run(self._purge, time.time())
+
+    async def start_purging(self) -> None:
+        """Purge now (at start) and every hour."""
+        await self.purge()
+
+        async def every_hour() -> None:
+            while True:
+                await asyncio.sleep(PURGE_INTERVAL_S)
+                try:
+                    await self.purge()
+                except Exception:
+                    _LOGGER.exception("Purging sightings failed; trying again in an hour")
+
+        self._purging = asyncio.create_task(every_hour(), name="hailo-face-sightings-purge")
+
+    async def stop_purging(self) -> None:
+        if self._purging is not None:
+            self._purging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purging
