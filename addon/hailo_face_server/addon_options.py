@@ -17,6 +17,7 @@ import voluptuous as vol
 
 from hailo_face_server.config import ConfigError
 from hailo_face_server.detectors.catalog import CPU_DETECTORS
+from hailo_face_server.ranges import MAX_FACES, MIN_FACE_SIZE, THRESHOLD
 from hailo_face_server.validation import boolean, describe_invalid, float_range, int_range, one_of, text
 
 ADDON_PORT = 5002
@@ -26,10 +27,10 @@ OPTIONS_SCHEMA = vol.Schema(
     {
         vol.Optional("backend", default="auto"): one_of(("auto", "hailo", "cpu")),
         vol.Optional("cpu_detector", default="yunet"): one_of(tuple(CPU_DETECTORS)),
-        vol.Optional("recognition_threshold", default=0.5): float_range(0.0, 1.0),
-        vol.Optional("detection_threshold", default=0.5): float_range(0.0, 1.0),
-        vol.Optional("max_faces", default=10): int_range(1, 100),
-        vol.Optional("min_face_size", default=40): int_range(16, 4096),
+        vol.Optional("recognition_threshold", default=0.5): float_range(THRESHOLD.low, THRESHOLD.high),
+        vol.Optional("detection_threshold", default=0.5): float_range(THRESHOLD.low, THRESHOLD.high),
+        vol.Optional("max_faces", default=10): int_range(MAX_FACES.low, MAX_FACES.high),
+        vol.Optional("min_face_size", default=40): int_range(MIN_FACE_SIZE.low, MIN_FACE_SIZE.high),
         vol.Optional("api_key", default=""): text,
         vol.Optional("log_level", default="info"): one_of(("debug", "info", "warning", "error")),
         vol.Optional("backups", default=True): boolean,

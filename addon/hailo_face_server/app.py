@@ -24,8 +24,8 @@ from hailo_face_server.api.middlewares import (
     request_id_middleware,
     site_middleware,
 )
-from hailo_face_server.api.review_routes import routes as review_routes
-from hailo_face_server.api.routes import routes
+from hailo_face_server.api.openapi import ROUTE_TABLES
+from hailo_face_server.api.openapi import routes as openapi_routes
 from hailo_face_server.backends import BackendChoice, BackendUnavailable, create_backend
 from hailo_face_server.config import Config
 from hailo_face_server.service import FaceService
@@ -56,8 +56,8 @@ def create_app(config: Config, backend_factory: Callable[[Config], BackendChoice
     app.on_response_prepare.append(add_security_headers)  # type: ignore[arg-type]
     app[BODY_LIMIT] = config.server.max_body_bytes
     app[BODY_TIMEOUT] = config.server.body_timeout
-    app.add_routes(routes)
-    app.add_routes(review_routes)
+    for table in (*ROUTE_TABLES, openapi_routes):
+        app.add_routes(table)
     app.cleanup_ctx.append(_service_lifecycle)
     return app
 

@@ -17,6 +17,7 @@ import voluptuous as vol
 import yaml
 
 from hailo_face_server.detectors.catalog import CPU_DETECTORS
+from hailo_face_server.ranges import MAX_FACES, MIN_FACE_SIZE, THRESHOLD
 from hailo_face_server.validation import boolean, describe_invalid, float_range, int_range, one_of, text, word_list
 
 DEFAULT_MODEL_ZOO_URL = "https://hailo-model-zoo.s3.eu-west-2.amazonaws.com/ModelZoo/Compiled"
@@ -47,10 +48,10 @@ SCHEMA = vol.Schema(
         },
         vol.Optional("face_recognition", default={}): {
             vol.Optional("backend", default="auto"): one_of(BACKENDS),
-            vol.Optional("detection_threshold", default=0.5): float_range(0.0, 1.0),
-            vol.Optional("recognition_threshold", default=0.5): float_range(0.0, 1.0),
-            vol.Optional("max_faces", default=10): int_range(1, 100),
-            vol.Optional("min_face_size", default=40): int_range(16, 4096),
+            vol.Optional("detection_threshold", default=0.5): float_range(THRESHOLD.low, THRESHOLD.high),
+            vol.Optional("recognition_threshold", default=0.5): float_range(THRESHOLD.low, THRESHOLD.high),
+            vol.Optional("max_faces", default=10): int_range(MAX_FACES.low, MAX_FACES.high),
+            vol.Optional("min_face_size", default=40): int_range(MIN_FACE_SIZE.low, MIN_FACE_SIZE.high),
             vol.Optional("cpu_descriptor", default="onnxruntime"): one_of(("onnxruntime", "dlib")),
             vol.Optional("cpu_detector", default="yunet"): one_of(tuple(CPU_DETECTORS)),
         },

@@ -6,7 +6,10 @@ still starting has no backend yet, and a healthy one no problem.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import Field
 
 STATUS_STARTING = "starting"
 STATUS_OK = "ok"
@@ -22,7 +25,7 @@ class QueueStatus:
 
 @dataclass(frozen=True)
 class FallbackStatus:
-    preferred: str = field(metadata={"json": "from"})  # the backend that could not start
+    preferred: Annotated[str, Field(serialization_alias="from")]  # the backend that could not start
     code: str
     reason: str
 

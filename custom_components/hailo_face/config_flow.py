@@ -23,6 +23,7 @@ from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 
 from .api import AuthFailed, CannotConnect, HailoFaceClient, HailoFaceError
 from .const import (
+    MAX_FACES_RANGE,
     CONF_CAMERAS,
     CONF_CONFIDENCE,
     CONF_MAX_FACES,
@@ -63,7 +64,9 @@ def options_schema(options: dict[str, Any]) -> vol.Schema:
                 NumberSelectorConfig(min=0, max=3600, step=1, unit_of_measurement="s", mode=NumberSelectorMode.BOX)
             ),
             vol.Required(CONF_MAX_FACES, default=options.get(CONF_MAX_FACES, DEFAULT_MAX_FACES)): NumberSelector(
-                NumberSelectorConfig(min=1, max=50, step=1, mode=NumberSelectorMode.BOX)
+                NumberSelectorConfig(
+                    min=MAX_FACES_RANGE[0], max=MAX_FACES_RANGE[1], step=1, mode=NumberSelectorMode.BOX
+                )
             ),
         }
     )

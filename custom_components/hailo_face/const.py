@@ -19,6 +19,8 @@ DEFAULT_CONFIDENCE: Final = 50.0
 # Seconds between scans of each camera; 0 scans only when image_processing.scan is called.
 DEFAULT_SCAN_INTERVAL: Final = 10
 DEFAULT_MAX_FACES: Final = 10
+# The server's ranges (hailo_face_server/ranges.py: this package cannot import it; a test keeps them equal).
+MAX_FACES_RANGE: Final = (1, 100)
 HEALTH_POLL_SECONDS: Final = 30
 
 ATTR_BOUNDING_BOX: Final = "bounding_box"

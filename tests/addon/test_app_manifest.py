@@ -115,3 +115,24 @@ def test_the_s6_services_are_laid_out_for_s6_overlay_v3() -> None:
         assert executable.stat().st_mode & 0o111, executable
         assert executable.read_text().startswith("#!/command/with-contenv bashio")
     assert "hailo-face-server --app /data/options.json" in (services / "hailo-face" / "run").read_text()
+
+
+def test_parameter_ranges_are_the_servers_everywhere(manifest: dict[str, Any]) -> None:
+    """ranges.py declares them; the manifest and the integration cannot import it, so they are held to it here."""
+    from custom_components.hailo_face.const import MAX_FACES_RANGE
+    from hailo_face_server.api.openapi import OPENAPI
+    from hailo_face_server.ranges import MAX_FACES, MIN_FACE_SIZE, THRESHOLD
+
+    schema = manifest["schema"]
+    assert schema["max_faces"] == f"int({MAX_FACES.low},{MAX_FACES.high})"
+    assert schema["min_face_size"] == f"int({MIN_FACE_SIZE.low},{MIN_FACE_SIZE.high})"
+    assert (
+        schema["recognition_threshold"]
+        == schema["detection_threshold"]
+        == f"float({THRESHOLD.low:g},{THRESHOLD.high:g})"
+    )
+    assert MAX_FACES_RANGE == (MAX_FACES.low, MAX_FACES.high)
+    recognize = OPENAPI["paths"]["/v1/recognize"]["post"]
+    described = {p["name"]: p["schema"] for p in recognize["parameters"]}
+    max_faces = described["max_faces"]["anyOf"][0]
+    assert (max_faces["minimum"], max_faces["maximum"]) == (MAX_FACES.low, MAX_FACES.high)

@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from hailo_face_server.api import serialize
+from hailo_face_server.api.models import IdentityWithSamples
 from hailo_face_server.backends.cpu import CpuBackend
 from hailo_face_server.errors import InvalidImport, NotFound
 from hailo_face_server.gallery import Gallery
@@ -349,7 +349,7 @@ def test_a_gallery_with_bad_rows_opens_skips_and_reports(
     assert reopened.match(unit(999)[None], 0.0)[0].similarity < 0.5
 
     details = reopened.identities()
-    listing = [serialize.identity_with_samples(d, MODEL) for d in details]
+    listing = [IdentityWithSamples.of_details(d, MODEL).model_dump(mode="json") for d in details]
     json.dumps(listing, allow_nan=False)
     by_name = {entry["name"]: entry for entry in listing}
     assert by_name["a"]["created_at"] == "1970-01-01T00:00:00Z"

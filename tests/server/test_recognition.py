@@ -98,7 +98,7 @@ async def test_recognition_response_has_the_documented_shape(client: Client, fac
     result = await recognize(client, faces.person("penny", 2))
     assert set(result) == {"width", "height", "faces", "timings_ms"}
     (face,) = result["faces"]
-    assert set(face) == {"bbox", "score", "name", "identity_id", "outcome", "similarity", "confidence"}
+    assert set(face) == {"bbox", "score", "name", "identity_id", "outcome", "similarity", "confidence", "sighting_id"}
     assert face["name"] == "penny"
     assert 0 < face["score"] <= 1
     assert {"decode", "detect", "embed", "search", "total"} <= set(result["timings_ms"])

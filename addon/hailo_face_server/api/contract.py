@@ -19,8 +19,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from hailo_face_server.api.inputs import read_json_request
-from hailo_face_server.errors import InvalidRequest, NotFound
+from hailo_face_server.api.inputs import read_image_request, read_json_request
+from hailo_face_server.errors import InvalidName, InvalidRequest, NotFound
 
 JPEG = "image/jpeg"
 PATH_PARAMETER = re.compile(r"\{(\w+)\}")
@@ -34,6 +34,7 @@ class Model(BaseModel):
 
 
 Handler = Callable[[web.Request, Any, Any], Awaitable[BaseModel | web.StreamResponse]]
+ImageHandler = Callable[[web.Request, bytes, Any], Awaitable[BaseModel]]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Operation:
     status: int
     errors: tuple[str, ...]  # the HTTP statuses it answers besides ``status`` (and 401/403/503)
     tag: str
+    image: bool = False  # the body is an image (JSON with base64, raw, or multipart), ``query`` its parameters
 
 
 OPERATIONS: list[Operation] = []
@@ -69,6 +71,8 @@ def parse(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as err:
+        if any(problem["loc"][:1] == ("name",) and problem["type"] != "missing" for problem in err.errors()):
+            raise InvalidName(describe_error(err)) from None  # a name given but not one: the name rules' code
         raise InvalidRequest(describe_error(err)) from None
 
 
@@ -82,10 +86,12 @@ def query_of(request: web.Request) -> dict[str, str]:
 
 
 def path_id(request: web.Request, name: str, what: str) -> int:
-    """A numeric id from the path: a value that is not one names nothing (404, like any unknown id)."""
+    """A numeric id from the path: 400 for what is not a whole number, 404 for one beyond any id."""
     raw = request.match_info[name]
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or int(raw) > MAX_ID:
-        raise NotFound(f"There is no {what} {raw[:40]!r}.")
+    if not raw.isascii() or not raw.isdigit():
+        raise InvalidRequest(f"{raw[:40]!r} is not a {what} id (a whole number).")
+    if len(raw) > 19 or int(raw) > MAX_ID:
+        raise NotFound(f"There is no {what} {raw[:40]}.")
     return int(raw)
 
 
@@ -122,8 +128,12 @@ def operation(
             return json_of(result, status)
 
         routes.route(method, path)(run)
+        if any(name.endswith("_id") for name in path_parameters(path)) and "400" not in errors:
+            errors_described = ("400", *errors)
+        else:
+            errors_described = errors
         OPERATIONS.append(
-            Operation(method.lower(), path, summary, description, query, body, response, status, errors, tag)
+            Operation(method.lower(), path, summary, description, query, body, response, status, errors_described, tag)
         )
         return handler
 
@@ -132,3 +142,34 @@ def operation(
 
 def path_parameters(path: str) -> list[str]:
     return PATH_PARAMETER.findall(path)
+
+
+def image_operation(
+    routes: web.RouteTableDef,
+    path: str,
+    *,
+    summary: str,
+    params: type[BaseModel],
+    response: type[BaseModel],
+    status: int = 200,
+    errors: tuple[str, ...] = ("400", "408", "413", "415"),
+    tag: str = "images",
+) -> Callable[[ImageHandler], ImageHandler]:
+    """Register ``handler(request, image, params)`` for ``POST path``: an image and its parameters.
+
+    The body is read first (within server.body_timeout), in any of the accepted
+    forms; the parameters come from the JSON object, the form or the query.
+    """
+
+    def register(handler: ImageHandler) -> ImageHandler:
+        @functools.wraps(handler)
+        async def run(request: web.Request) -> web.StreamResponse:
+            received = await read_image_request(request)
+            given = parse(params, received.fields)
+            return json_of(await handler(request, received.image, given), status)
+
+        routes.post(path)(run)
+        OPERATIONS.append(Operation("post", path, summary, "", params, None, response, status, errors, tag, image=True))
+        return handler
+
+    return register

@@ -17,8 +17,6 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import voluptuous as vol
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
@@ -31,7 +29,6 @@ from hailo_face_server.errors import (
     UnsupportedMediaType,
 )
 from hailo_face_server.imaging import ACCEPTED_CONTENT_TYPES
-from hailo_face_server.validation import describe_invalid, float_range, int_range, number, one_of
 
 HOW_TO_SEND = (
     'Send JSON {"image": "<base64>"}, a raw body with Content-Type image/jpeg, image/png or '
@@ -208,99 +205,3 @@ async def _read_multipart(request: web.Request, query: dict[str, str]) -> ImageR
     if image is None:
         raise InvalidRequest('The form has no field named "image". ' + HOW_TO_SEND)
     return ImageRequest(image, _merge(fields, query))
-
-
-def bounding_box(value: Any) -> np.ndarray:
-    """``[x1, y1, x2, y2]`` as a list or as ``"x1,y1,x2,y2"``."""
-    if isinstance(value, str):
-        value = value.split(",")
-    if not isinstance(value, (list, tuple)) or len(value) != 4:
-        raise vol.Invalid("expected [x1, y1, x2, y2]")
-    x1, y1, x2, y2 = (number(v) for v in value)
-    if any(abs(v) > MAX_COORDINATE for v in (x1, y1, x2, y2)):
-        raise vol.Invalid("coordinates are out of range")
-    if x2 <= x1 or y2 <= y1:
-        raise vol.Invalid("expected x2 > x1 and y2 > y1")
-    return np.array([x1, y1, x2, y2], dtype=np.float64)
-
-
-THRESHOLD = float_range(0.0, 1.0)
-MAX_FACES = int_range(1, 100)
-MIN_FACE_SIZE = int_range(16, 4096)
-
-
-def source(value: Any) -> str:
-    """A camera id such as ``camera.front_door``: 1-255 printable characters."""
-    if not isinstance(value, str) or not 1 <= len(value) <= 255:
-        raise vol.Invalid("expected a camera id of 1 to 255 characters")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise vol.Invalid("control characters are not allowed")
-    return value
-
-
-# "threshold" meant a detection score on /v1/detect and a naming confidence on /v1/recognize:
-# each now has its own name, and "threshold" stays an alias of it for existing clients.
-DETECT_FIELDS = vol.Schema(
-    {
-        vol.Exclusive("detection_threshold", "threshold"): THRESHOLD,
-        vol.Exclusive("threshold", "threshold"): THRESHOLD,
-        vol.Optional("min_face_size"): MIN_FACE_SIZE,
-        vol.Optional("max_faces"): MAX_FACES,
-    }
-)
-EMBED_FIELDS = vol.Schema(
-    {
-        vol.Optional("bbox"): bounding_box,
-        vol.Optional("min_face_size"): MIN_FACE_SIZE,
-        vol.Optional("max_faces"): MAX_FACES,
-    }
-)
-RECOGNIZE_FIELDS = vol.Schema(
-    {
-        vol.Exclusive("recognition_threshold", "threshold"): THRESHOLD,
-        vol.Exclusive("threshold", "threshold"): THRESHOLD,
-        vol.Optional("min_face_size"): MIN_FACE_SIZE,
-        vol.Optional("max_faces"): MAX_FACES,
-        vol.Optional("source"): source,
-    }
-)
-
-
-def threshold_alias(fields: dict[str, Any], name: str) -> dict[str, Any]:
-    """``threshold`` (the old name) as ``name``."""
-    if "threshold" in fields:
-        fields[name] = fields.pop("threshold")
-    return fields
-
-
-ADD_FIELDS = vol.Schema(
-    {
-        vol.Required("name"): object,
-        vol.Optional("bbox"): bounding_box,
-        vol.Optional("pick"): one_of(("largest",)),
-        vol.Optional("min_face_size"): MIN_FACE_SIZE,
-    }
-)
-RENAME_FIELDS = vol.Schema({vol.Required("name"): object})
-IMPORT_FIELDS = vol.Schema({vol.Optional("mode", default="merge"): one_of(("merge", "replace"))})
-
-
-def validate_fields(schema: vol.Schema, fields: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return dict(schema(fields))
-    except vol.MultipleInvalid as err:
-        messages = sorted({describe_invalid(e).replace(": unknown key", ": unknown parameter") for e in err.errors})
-        raise InvalidRequest("Invalid parameters: " + "; ".join(messages)) from err
-
-
-MAX_ID = 2**63 - 1  # SQLite's largest integer
-
-
-def face_id_parameter(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidRequest(f'"{raw[:40]}" is not a face id (a whole number).') from None
-    if not 0 <= value <= MAX_ID:
-        raise InvalidRequest(f"Face ids are whole numbers from 0 to {MAX_ID}.")
-    return value

@@ -1,14 +1,20 @@
-"""The request and response models of the sightings, clusters and review routes (see contract.py)."""
+"""The request and response models of the API's routes (see contract.py): one declaration each."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+import numpy as np
+from pydantic import BeforeValidator, Field, model_validator
 
 from hailo_face_server.api.contract import Model
-from hailo_face_server.gallery.store import IdentityRecord, NegativeRecord
+from hailo_face_server.faces import Detections
+from hailo_face_server.gallery.gallery import IdentityDetails
+from hailo_face_server.gallery.store import FaceRecord, IdentityRecord, ImportSummary, NegativeRecord
+from hailo_face_server.matching import Match
+from hailo_face_server.ranges import MAX_FACES, MIN_FACE_SIZE, THRESHOLD
 from hailo_face_server.sightings.review import ClusterList, LabelResult, RejectResult
 from hailo_face_server.sightings.store import (
     ClusterSummary,
@@ -29,6 +35,114 @@ def iso(seconds: float | None) -> str | None:
     if seconds is None:
         return None
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+# Parameters of the image routes
+
+Threshold = Annotated[float, Field(ge=THRESHOLD.low, le=THRESHOLD.high)]
+MaxFaces = Annotated[int, Field(ge=MAX_FACES.low, le=MAX_FACES.high, description="the largest faces kept")]
+MinFaceSize = Annotated[
+    int, Field(ge=MIN_FACE_SIZE.low, le=MIN_FACE_SIZE.high, description="smallest face looked for, in pixels")
+]
+MAX_COORDINATE = 1_000_000.0
+
+
+def _box(value: Any) -> Any:
+    """``[x1, y1, x2, y2]``, also as the text ``"x1,y1,x2,y2"`` (a query or form field)."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",")]
+    if isinstance(value, (list, tuple)) and len(value) == 4:
+        try:
+            x1, y1, x2, y2 = (float(v) for v in value)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError("expected four numbers") from None
+        if not all(math.isfinite(v) and abs(v) <= MAX_COORDINATE for v in (x1, y1, x2, y2)):
+            raise ValueError("coordinates are out of range")
+        if x2 <= x1 or y2 <= y1:
+            raise ValueError("expected x2 > x1 and y2 > y1")
+        return [x1, y1, x2, y2]
+    raise ValueError("expected [x1, y1, x2, y2]")
+
+
+Box = Annotated[
+    list[float],
+    BeforeValidator(_box),
+    Field(min_length=4, max_length=4, description="[x1, y1, x2, y2]; in a query or form as x1,y1,x2,y2"),
+]
+
+
+def box_array(box: list[float] | None) -> np.ndarray | None:
+    return None if box is None else np.array(box, dtype=np.float64)
+
+
+class _OldThreshold(Model):
+    """``threshold`` was a detection score on /v1/detect and a naming confidence on /v1/recognize: each now
+    has its own name, and ``threshold`` stays its alias for existing clients."""
+
+    threshold: Threshold | None = Field(None, description="the old name of the threshold above")
+
+    def _either(self, new: float | None, name: str) -> float | None:
+        if new is not None and self.threshold is not None:
+            raise ValueError(f'give "{name}" or its old name "threshold", not both')
+        return new if new is not None else self.threshold
+
+
+class DetectParams(_OldThreshold):
+    detection_threshold: Threshold | None = Field(None, description="detection score a face needs")
+    min_face_size: MinFaceSize | None = None
+    max_faces: MaxFaces | None = None
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> DetectParams:
+        self._either(self.detection_threshold, "detection_threshold")
+        return self
+
+    @property
+    def score_needed(self) -> float | None:
+        return self._either(self.detection_threshold, "detection_threshold")
+
+
+class RecognizeParams(_OldThreshold):
+    recognition_threshold: Threshold | None = Field(None, description="confidence needed to name a face")
+    min_face_size: MinFaceSize | None = None
+    max_faces: MaxFaces | None = None
+    source: Source | None = Field(
+        None, description="the camera (e.g. camera.front_door): its faces are kept as sightings"
+    )
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> RecognizeParams:
+        self._either(self.recognition_threshold, "recognition_threshold")
+        return self
+
+    @property
+    def confidence_needed(self) -> float | None:
+        return self._either(self.recognition_threshold, "recognition_threshold")
+
+
+class EmbedParams(Model):
+    bbox: Box | None = Field(None, description="embed only the face best matching this box")
+    min_face_size: MinFaceSize | None = None
+    max_faces: MaxFaces | None = None
+
+
+class AddParams(Model):
+    name: str = Field(description="who: a new person, or one known (names ignore case)")
+    bbox: Box | None = Field(None, description="which face, if several")
+    pick: Literal["largest"] | None = Field(None, description="take the largest of several faces")
+    min_face_size: MinFaceSize | None = None
+
+
+class RenameBody(Model):
+    name: str = Field(description="the new name")
+
+
+class ListQuery(Model):
+    kind: Literal["person", "ignored", "all"] = Field("person", description="people, ignored faces, or both")
+
+
+class ImportQuery(Model):
+    mode: Literal["merge", "replace"] = Field("merge", description="add to the gallery, or replace it")
 
 
 # Requests
@@ -312,3 +426,146 @@ class Summary(Model):
                 "ignored": summary.ignored,
             },
         )
+
+
+# Results of the image and gallery routes
+
+
+class DetectedFace(Model):
+    bbox: list[float]
+    score: float
+
+    @classmethod
+    def at(cls, detections: Detections, i: int) -> DetectedFace:
+        return cls(bbox=_rounded(detections.boxes[i], 1), score=round(float(detections.scores[i]), 4))
+
+
+class FaceWithLandmarks(DetectedFace):
+    landmarks: list[list[float]] = Field(description="five [x, y] points; /v1/info says which")
+
+
+class DetectResult(Model):
+    width: int
+    height: int
+    faces: list[FaceWithLandmarks]
+    timings_ms: dict[str, float]
+
+
+class EmbeddedFace(DetectedFace):
+    embedding: list[float] = Field(description="unit length: the dot product of two is their cosine similarity")
+
+
+class EmbedResult(Model):
+    model: str
+    dim: int
+    width: int
+    height: int
+    faces: list[EmbeddedFace]
+    timings_ms: dict[str, float]
+
+
+class RecognizedFace(DetectedFace):
+    name: str | None = Field(description="null when unknown or ignored")
+    identity_id: int | None
+    outcome: Outcome
+    similarity: float
+    confidence: float = Field(ge=0, le=1)
+    sighting_id: int | None = Field(description="the sighting kept for this face (with a source, sightings on)")
+
+    @classmethod
+    def of(cls, detections: Detections, i: int, match: Match, sighting_id: int | None) -> RecognizedFace:
+        return cls(
+            bbox=_rounded(detections.boxes[i], 1),
+            score=round(float(detections.scores[i]), 4),
+            name=None if match.ignored else match.name,
+            identity_id=match.identity_id,
+            outcome=match.outcome,  # type: ignore[arg-type]
+            similarity=round(match.similarity, 4),
+            confidence=round(match.confidence, 4),
+            sighting_id=sighting_id,
+        )
+
+
+class RecognizeResult(Model):
+    width: int
+    height: int
+    faces: list[RecognizedFace]
+    timings_ms: dict[str, float]
+
+
+class Sample(Model):
+    id: int
+    model: str
+    usable: bool = Field(description="it has an embedding of the running model")
+    created_at: str
+    source: str | None = Field(description="the camera it was seen by, for a sample taken from a sighting")
+    seen_at: str | None
+
+    @classmethod
+    def of(cls, face: FaceRecord, model_id: str) -> Sample:
+        return cls(
+            id=face.id,
+            model=face.source_model,
+            usable=model_id in face.models,
+            created_at=iso(face.created_at) or "",
+            source=face.source,
+            seen_at=iso(face.seen_at),
+        )
+
+
+class IdentityWithSamples(IdentityOut):
+    samples: list[Sample]
+
+    @classmethod
+    def of_details(cls, details: IdentityDetails, model_id: str) -> IdentityWithSamples:
+        return cls(
+            **IdentityOut.of(details.record).model_dump(), samples=[Sample.of(f, model_id) for f in details.faces]
+        )
+
+
+class IdentityList(Model):
+    identities: list[IdentityWithSamples]
+    total: int
+
+
+class AddResult(Model):
+    identity: IdentityOut
+    face_id: int
+    created: bool
+    face: DetectedFace
+    timings_ms: dict[str, float]
+
+
+class DeletedIdentity(Model):
+    deleted: IdentityOut
+
+
+class RenamedIdentity(Model):
+    identity: IdentityOut
+
+
+class DeletedFace(Model):
+    deleted_face_id: int
+    identity: IdentityOut
+
+
+class ImportResult(Model):
+    mode: Literal["merge", "replace"]
+    identities_created: int
+    faces: int
+    embeddings: int
+    embeddings_dropped: int = Field(description="of models this server does not know: their crops are embedded again")
+
+    @classmethod
+    def of(cls, mode: str, summary: ImportSummary) -> ImportResult:
+        return cls(
+            mode=mode,  # type: ignore[arg-type]
+            identities_created=summary.identities_created,
+            faces=summary.faces,
+            embeddings=summary.embeddings,
+            embeddings_dropped=summary.embeddings_dropped,
+        )
+
+
+def _rounded(values: np.ndarray, digits: int) -> list[float]:
+    return [round(float(v), digits) for v in values]
