@@ -37,7 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-key", help="require this Bearer key on every route but /health")
     parser.add_argument("--backend", choices=BACKENDS, help="inference backend (face_recognition.backend)")
     parser.add_argument(
-        "--data-dir", type=Path, help="where faces.db and backups/ live (database.db_file, database.backup_path)"
+        "--data-dir",
+        type=Path,
+        help="where faces.db, backups/ and sightings.db live (database.db_file, database.backup_path, "
+        "sightings.db_file)",
     )
     parser.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS, help="logging.level")
     parser.add_argument("--log-format", choices=LOG_FORMATS, help="logging.format")
@@ -79,6 +82,7 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.data_dir is not None:
         named["database.db_file"] = str(args.data_dir / "faces.db")
         named["database.backup_path"] = str(args.data_dir / "backups")
+        named["sightings.db_file"] = str(args.data_dir / "sightings.db")
     overrides.update({key: value for key, value in named.items() if value is not None})
     return overrides
 

@@ -100,11 +100,20 @@ def test_taught_faces_survive_a_restart(tmp_path: Path, running: list[Server], f
     status, health = second.request("GET", "/health")
     assert (health["identities"], health["faces"]) == (1, 1)
     assert health["server_id"] == first_id
-    status, body = second.request("POST", "/v1/recognize", {"image": image(faces.person("bernadette", 3))})
+    status, body = second.request(
+        "POST", "/v1/recognize", {"image": image(faces.person("bernadette", 3)), "source": "camera.door"}
+    )
     assert body["faces"][0]["name"] == "bernadette"
+    sighting_id = body["faces"][0]["sighting_id"]
     assert second.stop()[0] == 0
+    # The sightings live in the data folder too, and survive the restart.
+    assert (tmp_path / "sightings.db").is_file()
+    third = start(running, tmp_path)
+    third.wait_ready()
+    assert third.request("GET", f"/v1/sightings/{sighting_id}")[1]["name"] == "bernadette"
+    assert third.stop()[0] == 0
     backups = sorted((tmp_path / "backups").glob("faces-*.db"))
-    assert len(backups) == 1  # the first start had no database to back up
+    assert len(backups) == 2  # one at each start but the first, which had no database to back up
 
 
 def test_backups_on_start_keep_the_newest_n(tmp_path: Path, running: list[Server], faces: Faces) -> None:

@@ -431,7 +431,7 @@ def test_assign_reject_rename(store: SightingStore) -> None:
         None,
         NOW,
     )
-    assert record.confidence == pytest.approx(0.12)
+    assert record.confidence == 1.0  # the owner labelled it: theirs for sure
     assert store.clusters() == []
     with pytest.raises(ValueError):  # noqa: PT011
         store.assign([a], "named", None, None, labelled_at=NOW)

@@ -755,9 +755,10 @@ class SightingStore:
         *,
         labelled_at: float | None,
     ) -> int:
-        """Set the outcome and identity (the confidence stays) and take the sightings out of their clusters.
+        """Set the outcome and identity and take the sightings out of their clusters.
 
-        Assigning a person the owner had rejected for a sighting withdraws the rejection.
+        A sighting the owner labelled (``labelled_at``) is theirs for sure: its confidence becomes 1;
+        otherwise it stays. Assigning a person the owner had rejected for a sighting withdraws the rejection.
         Returns the number of sightings changed.
         """
         _check_outcome(outcome, identity_id)
@@ -768,12 +769,12 @@ class SightingStore:
                 cursor = db.execute(
                     f"""
                     UPDATE sightings SET outcome = ?, identity_id = ?, identity_name = ?, cluster_id = NULL,
-                        labelled_at = ?,
+                        labelled_at = ?, confidence = CASE WHEN ? IS NULL THEN confidence ELSE 1.0 END,
                         rejected_identity_id = CASE WHEN rejected_identity_id = ? THEN NULL
                                                     ELSE rejected_identity_id END
                     WHERE id IN ({marks})
                     """,
-                    (outcome, identity_id, identity_name, labelled_at, identity_id, *chunk),
+                    (outcome, identity_id, identity_name, labelled_at, labelled_at, identity_id, *chunk),
                 )
                 changed += cursor.rowcount
         return changed
