@@ -23,7 +23,6 @@ from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 
 from .api import AuthFailed, CannotConnect, HailoFaceClient, HailoFaceError
 from .const import (
-    MAX_FACES_RANGE,
     CONF_CAMERAS,
     CONF_CONFIDENCE,
     CONF_MAX_FACES,
@@ -34,6 +33,7 @@ from .const import (
     DEFAULT_TITLE,
     DEFAULT_URL,
     DOMAIN,
+    MAX_FACES_RANGE,
 )
 from .data import HailoFaceConfigEntry
 

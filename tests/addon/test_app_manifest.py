@@ -131,7 +131,7 @@ def test_parameter_ranges_are_the_servers_everywhere(manifest: dict[str, Any]) -
         == schema["detection_threshold"]
         == f"float({THRESHOLD.low:g},{THRESHOLD.high:g})"
     )
-    assert MAX_FACES_RANGE == (MAX_FACES.low, MAX_FACES.high)
+    assert (MAX_FACES.low, MAX_FACES.high) == MAX_FACES_RANGE
     recognize = OPENAPI["paths"]["/v1/recognize"]["post"]
     described = {p["name"]: p["schema"] for p in recognize["parameters"]}
     max_faces = described["max_faces"]["anyOf"][0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from PIL import Image, ImageEnhance
 
+from hailo_face_server.sightings.store import NewSighting, SightingStore
 from tests.server.conftest import AppFactory
 from tests.support import Faces
 
@@ -155,6 +157,8 @@ async def test_not_this_person_stops_the_same_mistake(start_app: AppFactory, fac
     # The rejected one is listed, and can be removed.
     negatives = await get(client, f"/v1/database/{wrong['name']}/negatives")
     assert [n["sighting_id"] for n in negatives["negatives"]] == [wrong["sighting_id"]]
+    listed = {p["name"]: p for p in (await get(client, "/v1/database/list"))["identities"]}
+    assert [n["sighting_id"] for n in listed[wrong["name"]]["negatives"]] == [wrong["sighting_id"]]
     image = await client.get(f"/v1/database/{wrong['name']}/negatives/{negatives['negatives'][0]['id']}/image")
     assert image.status == 200
     # The true person keeps their name.
@@ -262,3 +266,50 @@ async def test_with_sightings_off_nothing_is_kept(start_app: AppFactory, faces: 
     body = await get(client, "/v1/sightings", status=404)
     assert body["error"]["code"] == "sightings_off"
     assert "sightings" not in await get(client, "/health")
+
+
+async def test_old_sightings_are_purged_at_start(start_app: AppFactory, tmp_path: Path) -> None:
+    """Retention: unknown faces after keep_unknown_days, named ones after keep_named_days, checked at start."""
+    store = SightingStore(tmp_path / "sightings.db")
+    now = time.time()
+    ages = {"unknown": (3 * DAY, 8 * DAY), "named": (1 * DAY, 3 * DAY)}
+    kept = []
+    for outcome, (young, old) in ages.items():
+        for age in (young, old):
+            sighting_id = store.add(stored_sighting(outcome, now - age))
+            if age == young:
+                kept.append(sighting_id)
+    store.close()
+    client = await start_app(tmp_path)  # defaults: 7 days unknown, 2 days named
+    listed = await get(client, "/v1/sightings")
+    assert sorted(s["id"] for s in listed["sightings"]) == sorted(kept)
+
+
+DAY = 86_400.0
+
+
+def stored_sighting(outcome: str, seen_at: float) -> NewSighting:
+    named = outcome == "named"
+    with io.BytesIO() as out:
+        Image.new("RGB", (40, 40), (90, 90, 90)).save(out, "JPEG")
+        crop = out.getvalue()
+    vector = np.random.default_rng(int(seen_at)).normal(size=128).astype(np.float32)
+    return NewSighting(
+        source=DOOR,
+        seen_at=seen_at,
+        bbox=[0.0, 0.0, 40.0, 40.0],
+        landmarks=[[10.0, 15.0], [30.0, 15.0], [20.0, 22.0], [12.0, 30.0], [28.0, 30.0]],
+        landmark_scheme="arcface_5",
+        crop_jpeg=crop,
+        model_id="dlib_resnet_v1",
+        embedding=vector / np.linalg.norm(vector),
+        detection_score=0.9,
+        face_size=40.0,
+        sharpness=0.5,
+        frontalness=1.0,
+        quality=0.4,
+        outcome=outcome,
+        identity_id=1 if named else None,
+        identity_name="amy" if named else None,
+        confidence=0.9 if named else 0.1,
+    )

@@ -515,11 +515,14 @@ class Sample(Model):
 
 class IdentityWithSamples(IdentityOut):
     samples: list[Sample]
+    negatives: list[NegativeOut] = Field(description='faces the owner said are not this person ("reject")')
 
     @classmethod
     def of_details(cls, details: IdentityDetails, model_id: str) -> IdentityWithSamples:
         return cls(
-            **IdentityOut.of(details.record).model_dump(), samples=[Sample.of(f, model_id) for f in details.faces]
+            **IdentityOut.of(details.record).model_dump(),
+            samples=[Sample.of(f, model_id) for f in details.faces],
+            negatives=[NegativeOut.of(n) for n in details.negatives],
         )
 
 

@@ -46,6 +46,7 @@ _LOGGER = logging.getLogger(__name__)
 class IdentityDetails:
     record: IdentityRecord
     faces: list[FaceRecord]
+    negatives: list[NegativeRecord] = dataclasses.field(default_factory=list)  # "not this person"
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,13 @@ class Gallery:
             if face.id in self._skipped:  # its vector of the running model is not usable
                 face = dataclasses.replace(face, models=tuple(m for m in face.models if m != self.model_id))
             faces_by_identity.setdefault(face.identity_id, []).append(face)
-        return [IdentityDetails(r, faces_by_identity.get(r.id, [])) for r in self.store.identities()]
+        negatives_by_identity: dict[int, list[NegativeRecord]] = {}
+        for negative in self.store.negatives():
+            negatives_by_identity.setdefault(negative.identity_id, []).append(negative)
+        return [
+            IdentityDetails(r, faces_by_identity.get(r.id, []), negatives_by_identity.get(r.id, []))
+            for r in self.store.identities()
+        ]
 
     def identity(self, name: str) -> IdentityRecord:
         """The identity of this name; NotFound otherwise."""
