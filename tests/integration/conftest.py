@@ -74,6 +74,17 @@ class RunningServer:
             await self.server.close()
             self.server = None
 
+    async def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """A JSON route of the server, as another client (or the web page) calls it."""
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                method, f"{self.url}{path}", json=body, headers={"Authorization": f"Bearer {self.api_key}"}
+            ) as response,
+        ):
+            assert response.status < 300, await response.text()
+            return await response.json()
+
     async def teach(self, name: str, image: Path) -> dict[str, Any]:
         data = await asyncio.get_running_loop().run_in_executor(None, image.read_bytes)
         async with (

@@ -102,6 +102,27 @@ async def test_strangers_are_unknown_and_fire_no_event(
     assert detect_events == []
 
 
+async def test_scans_name_their_camera_and_ignored_faces_are_nobody(
+    hass: HomeAssistant,
+    hailo_server: RunningServer,
+    add_camera: CameraFactory,
+    faces: Faces,
+    detect_events: list[Event],
+) -> None:
+    """The server keeps what each camera saw; a face the owner ignored (a poster) is neither known nor unknown."""
+    camera = await add_camera("Front door", faces.person("stuart", 2))
+    await hailo_server.teach("amy", faces.person("amy", 1))
+    await set_up(hass, mock_entry(hailo_server, [camera], **{CONF_SCAN_INTERVAL: 0}))
+    await scan(hass)
+    (sighting,) = (await hailo_server.call("GET", "/v1/sightings"))["sightings"]
+    assert sighting["source"] == camera
+    (cluster,) = (await hailo_server.call("GET", "/v1/clusters"))["clusters"]
+    await hailo_server.call("POST", f"/v1/clusters/{cluster['id']}/ignore", {})
+    state = await scan(hass)
+    assert state.attributes["faces"] == [] and state.attributes["total_faces"] == 0
+    assert detect_events == []
+
+
 async def test_a_higher_confidence_option_names_fewer_faces(
     hass: HomeAssistant,
     hailo_server: RunningServer,
