@@ -140,6 +140,10 @@ async def test_unknown_faces_are_grouped_and_a_label_teaches_the_person(start_ap
     assert face["name"] == "Stuart", face
     sighting = await get(client, f"/v1/sightings/{labelled['sighting_ids'][0]}")
     assert sighting["name"] == "Stuart" and sighting["labelled"] is True and sighting["cluster_id"] is None
+    assert sighting["confidence"] == 1.0  # the owner said so
+    # A label sent again (a lost answer, retried) adds no second copy of the same samples.
+    again = await post(client, "/v1/sightings/label", {"sighting_ids": labelled["sighting_ids"], "name": "stuart"})
+    assert again["face_ids"] == [] and again["identity"]["faces"] == labelled["identity"]["faces"]
 
 
 async def test_not_this_person_stops_the_same_mistake(start_app: AppFactory, faces: Faces) -> None:

@@ -71,7 +71,8 @@ def parse(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        if any(problem["loc"][:1] == ("name",) and problem["type"] != "missing" for problem in err.errors()):
+        problems = err.errors()
+        if all(p["loc"][:1] == ("name",) and p["type"] not in ("missing", "extra_forbidden") for p in problems):
             raise InvalidName(describe_error(err)) from None  # a name given but not one: the name rules' code
         raise InvalidRequest(describe_error(err)) from None
 

@@ -26,6 +26,8 @@ from hailo_face_server.sightings.store import (
 Outcome = Literal["named", "unknown", "ignored"]
 Name = Annotated[str, Field(min_length=1, max_length=100, description="a person's name")]
 SightingId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+# In a JSON body an id is a JSON integer: not true, "2" or 2.0.
+StrictId = Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)]
 Time = Annotated[float, Field(ge=0, le=4_102_444_800, description="seconds since 1970 (UTC)")]
 # A camera id such as camera.front_door: printable, no control characters.
 Source = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -154,22 +156,22 @@ class SightingsQuery(Model):
     outcome: Outcome | None = Field(None, description="named, unknown or ignored")
     cluster_id: SightingId | None = Field(None, description="only the members of this unknown-face cluster")
     since: Time | None = Field(None, description="last seen at or after (seconds since 1970)")
-    until: Time | None = Field(None, description="last seen at or before (seconds since 1970)")
+    until: Time | None = Field(None, description="last seen before (seconds since 1970)")
     limit: int = Field(50, ge=1, le=500, description="at most this many (newest first)")
     cursor: str | None = Field(None, max_length=100, description="next_cursor of the previous page")
 
 
 class ClustersQuery(Model):
-    low_quality_limit: int = Field(50, ge=0, le=500, description="low-quality faces listed apart, newest first")
+    low_quality_limit: int = Field(50, ge=1, le=500, description="low-quality faces listed apart, newest first")
 
 
 class LabelSightings(Model):
-    sighting_ids: list[SightingId] = Field(min_length=1, max_length=1000)
+    sighting_ids: list[StrictId] = Field(min_length=1, max_length=1000)
     name: Name
 
 
 class IgnoreSightings(Model):
-    sighting_ids: list[SightingId] = Field(min_length=1, max_length=1000)
+    sighting_ids: list[StrictId] = Field(min_length=1, max_length=1000)
 
 
 class LabelCluster(Model):

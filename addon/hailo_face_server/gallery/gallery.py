@@ -137,7 +137,8 @@ class Gallery:
     def _identity(self, name: str) -> IdentityRecord:
         record = self.store.identity(name) if isinstance(name, str) else None
         if record is None:
-            raise NotFound(f'Nobody called "{name}" is in the gallery.')
+            shown = name if len(name) <= 80 else name[:80] + "…"
+            raise NotFound(f'Nobody called "{shown}" is in the gallery.')
         return record
 
     def add(self, name: str, face: NewFace, kind: str = PERSON) -> AddedFace:

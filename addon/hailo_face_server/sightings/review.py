@@ -132,8 +132,14 @@ class Review:
 
     # Actions
 
-    def _gather(self, cluster_id: int | None, sighting_ids: list[int] | None, samples: int) -> Chosen:
-        """On the sightings thread: the sightings meant, checked, and the ones to keep as samples."""
+    def _gather(
+        self, cluster_id: int | None, sighting_ids: list[int] | None, samples: int, identity_id: int | None
+    ) -> Chosen:
+        """On the sightings thread: the sightings meant, checked, and the ones to keep as samples.
+
+        Sightings already labelled as ``identity_id`` are not taken again (a client that retries a label
+        whose answer it lost does not double the person's samples).
+        """
         if (cluster_id is None) == (not sighting_ids):
             raise InvalidRequest('Give either "cluster_id" or "sighting_ids".')
         if cluster_id is not None:
@@ -147,10 +153,16 @@ class Review:
             found = {record.id: record for record in map(self._store.get, sorted(set(sighting_ids))) if record}
             missing = sorted(set(sighting_ids) - set(found))
             if missing:
-                raise NotFound(f"There is no sighting {', '.join(map(str, missing[:10]))}.", missing=missing)
+                raise NotFound(f"There is no sighting {', '.join(map(str, missing[:10]))}.", missing=missing[:10])
             records = [found[i] for i in sorted(found)]
         ids, vectors = self._store.vectors([r.id for r in records], self._recorder.model_id, self._recorder.dim)
         by_id = {record.id: record for record in records}
+        keep = [
+            k
+            for k, i in enumerate(ids)
+            if not (by_id[int(i)].labelled_at is not None and by_id[int(i)].identity_id == identity_id)
+        ]
+        ids, vectors = ids[keep], vectors[keep]
         usable = [by_id[int(i)] for i in ids]
         quality = np.array([record.quality for record in usable], np.float64)
         chosen = choose_samples(quality, vectors, samples)
@@ -175,7 +187,9 @@ class Review:
         room = LABEL_SAMPLES
         if existing is not None:
             room = min(room, gallery.limits.max_samples_per_person - existing.face_count)
-        chosen = await self._thread.run(self._gather, cluster_id, sighting_ids, max(room, 1))
+        chosen = await self._thread.run(
+            self._gather, cluster_id, sighting_ids, max(room, 1), existing.id if existing else None
+        )
         added: list[AddedFace] = []
         for record, vector in chosen.samples:
             crop = await self._thread.run(self._store.crop, record.id)

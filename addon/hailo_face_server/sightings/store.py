@@ -1022,11 +1022,18 @@ def _decode_cursor(cursor: str) -> tuple[object, int]:
             key = bytes.fromhex(key["blob"])
     except (ValueError, TypeError, KeyError, binascii.Error) as err:
         raise InvalidRequest("The cursor is not one this server gave.") from err
-    if isinstance(sighting_id, bool) or not isinstance(sighting_id, int):
+    if isinstance(sighting_id, bool) or not isinstance(sighting_id, int) or not _fits_sqlite(sighting_id):
         raise InvalidRequest("The cursor is not one this server gave.")
     if isinstance(key, bool) or not isinstance(key, int | float | str | bytes):
         raise InvalidRequest("The cursor is not one this server gave.")
+    if isinstance(key, int) and not _fits_sqlite(key):
+        raise InvalidRequest("The cursor is not one this server gave.")
     return key, sighting_id
+
+
+def _fits_sqlite(value: int) -> bool:
+    """SQLite's integers are 64-bit: a larger one cannot even be bound as a parameter."""
+    return -(2**63) <= value < 2**63
 
 
 def _unit_vectors(rows: Sequence[tuple[object, object, object]], dim: int) -> tuple[list[bool], np.ndarray]:
