@@ -13,8 +13,9 @@ import pytest
 from hailo_face_server.errors import InvalidName, InvalidRequest, NameTaken, NotFound
 from hailo_face_server.gallery import Gallery
 from hailo_face_server.gallery.maintenance import backup_database, integrity_problems, list_backups
-from hailo_face_server.gallery.store import SCHEMA_VERSION, GalleryStore, NewFace, SchemaTooNew
+from hailo_face_server.gallery.store import SCHEMA_VERSION, GalleryStore, NewFace
 from hailo_face_server.matching import SimilarityCalibration
+from hailo_face_server.sqlite_file import SchemaTooNew
 
 CALIBRATION = SimilarityCalibration(centre=0.5, width=0.05)
 MODEL = "test_model"

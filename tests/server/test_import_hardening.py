@@ -30,9 +30,10 @@ from hailo_face_server.gallery import Gallery
 from hailo_face_server.gallery.importing import KNOWN_MODELS, validate_import
 from hailo_face_server.gallery.limits import GalleryFull, GalleryLimits, TooManySamples
 from hailo_face_server.gallery.maintenance import backup_database, list_backups
-from hailo_face_server.gallery.store import SCHEMA_VERSION, NewFace, SchemaTooNew
+from hailo_face_server.gallery.store import SCHEMA_VERSION, NewFace
 from hailo_face_server.imaging import decode_image, face_crop_jpeg
 from hailo_face_server.matching import SimilarityCalibration
+from hailo_face_server.sqlite_file import SchemaTooNew
 from tests.server.conftest import AppFactory
 from tests.support import Faces, SharedBackend, make_config, wait_until
 

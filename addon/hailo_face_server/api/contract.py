@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from hailo_face_server.api.inputs import read_image_request, read_json_request
+from hailo_face_server.api.inputs import query_of, read_image_request, read_json_request
 from hailo_face_server.errors import InvalidName, InvalidRequest, NotFound
 
 JPEG = "image/jpeg"
@@ -75,15 +75,6 @@ def parse(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
         if all(p["loc"][:1] == ("name",) and p["type"] not in ("missing", "extra_forbidden") for p in problems):
             raise InvalidName(describe_error(err)) from None  # a name given but not one: the name rules' code
         raise InvalidRequest(describe_error(err)) from None
-
-
-def query_of(request: web.Request) -> dict[str, str]:
-    query: dict[str, str] = {}
-    for key, value in request.query.items():
-        if key in query:
-            raise InvalidRequest(f'The query parameter "{key}" is given more than once.')
-        query[key] = value
-    return query
 
 
 def path_id(request: web.Request, name: str, what: str) -> int:

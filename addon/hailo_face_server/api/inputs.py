@@ -67,7 +67,8 @@ def _merge(fields: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
     return fields
 
 
-def _query(request: web.Request) -> dict[str, str]:
+def query_of(request: web.Request) -> dict[str, str]:
+    """The query parameters, each given once (a repeated one is refused)."""
     query: dict[str, str] = {}
     for key, value in request.query.items():
         if key in query:
@@ -162,7 +163,7 @@ async def read_image_request(request: web.Request) -> ImageRequest:
 
 async def _read_image_request(request: web.Request) -> ImageRequest:
     content_type = request.content_type
-    query = _query(request)
+    query = query_of(request)
     if content_type == "application/json":
         fields = await read_json_object(request)
         if "image" not in fields:

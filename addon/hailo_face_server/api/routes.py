@@ -16,7 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import TypeAdapter
 
 from hailo_face_server.api import models as m
-from hailo_face_server.api.contract import JPEG, image_operation, operation, parse, path_id, query_of
+from hailo_face_server.api.contract import JPEG, image_operation, operation, parse, path_id
+from hailo_face_server.api.inputs import query_of
 from hailo_face_server.api.keys import SERVICE
 from hailo_face_server.errors import PayloadTooLarge, UnsupportedMediaType
 from hailo_face_server.service import FaceService

@@ -15,14 +15,14 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hailo_face_server import sqlite_file
 from hailo_face_server.gallery.names import name_key
 
 _LOGGER = logging.getLogger(__name__)
@@ -110,15 +110,6 @@ def _time(column: str) -> str:
     )
 
 
-def _text(raw: bytes) -> str:
-    """Stored text that is not UTF-8 is read with replacement characters, never an error."""
-    return raw.decode("utf-8", "replace")
-
-
-class SchemaTooNew(Exception):
-    """The database was written by a newer version of the server."""
-
-
 @dataclass(frozen=True)
 class IdentityRecord:
     id: int
@@ -202,44 +193,19 @@ class StoredEmbeddings:
 class GalleryStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.text_factory = _text
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._migrate()
+        # A taught face survives a power cut: every commit reaches the disk.
+        self._db = sqlite_file.connect(path, synchronous="FULL")
+        sqlite_file.migrate(self._db, path, MIGRATIONS, "Update the server or restore an older backup.")
+        self._rekey_names()
 
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return sqlite_file.transaction(self._db)
 
     def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
-
-    def _migrate(self) -> None:
-        version = self.schema_version()
-        if version > SCHEMA_VERSION:
-            raise SchemaTooNew(
-                f"{self.path} has schema version {version}; this server knows up to {SCHEMA_VERSION}. "
-                "Update the server or restore an older backup."
-            )
-        for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self._transaction() as db:
-                for statement in statements:
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
-        self._rekey_names()
+        return sqlite_file.schema_version(self._db)
 
     def _rekey_names(self) -> None:
         """Bring stored name keys to the current rule (names.name_key), merging people it makes one.

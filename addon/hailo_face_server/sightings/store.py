@@ -28,19 +28,21 @@ from __future__ import annotations
 import base64
 import binascii
 import builtins
+import contextlib
 import json
 import math
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hailo_face_server import sqlite_file
 from hailo_face_server.errors import InvalidRequest
-from hailo_face_server.gallery.store import LATEST_TIMESTAMP, SchemaTooNew
+from hailo_face_server.gallery.store import LATEST_TIMESTAMP
+from hailo_face_server.sqlite_file import SchemaTooNew
 
 __all__ = [
     "MAX_PAGE",
@@ -155,11 +157,6 @@ def _number(column: str) -> str:
 
 def _integer(column: str, default: str = "NULL") -> str:
     return f"CASE WHEN typeof({column}) = 'integer' THEN {column} ELSE {default} END"
-
-
-def _text(raw: bytes) -> str:
-    """Stored text that is not UTF-8 is read with replacement characters, never an error."""
-    return raw.decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
@@ -317,46 +314,25 @@ class SightingStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.text_factory = _text
-        # Takes effect only on a new file, before its first table: it must come first.
-        self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}")
-        self._migrate()
+        self._db = sqlite_file.connect(
+            path,
+            synchronous="NORMAL",
+            # auto_vacuum takes effect only on a new file, before its first table: it must come first.
+            first=("PRAGMA auto_vacuum=INCREMENTAL",),
+            then=(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}",),
+        )
+        sqlite_file.migrate(
+            self._db, path, MIGRATIONS, "Update the server, or delete the file: it holds only recent sightings."
+        )
 
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+    def _transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return sqlite_file.transaction(self._db)
 
     def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
-
-    def _migrate(self) -> None:
-        version = self.schema_version()
-        if version > SCHEMA_VERSION:
-            raise SchemaTooNew(
-                f"{self.path} has schema version {version}; this server knows up to {SCHEMA_VERSION}. "
-                "Update the server, or delete the file: it holds only recent sightings."
-            )
-        for number, statements in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self._transaction() as db:
-                for statement in statements:
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {number}")
+        return sqlite_file.schema_version(self._db)
 
     # Reads
 
