@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import descriptor, hailo_host, load, per_image, report, search, startup
+from bench import descriptor, hailo_host, load, per_image, report, search, sightings, startup
 
-SUITES = ("descriptor", "per_image", "search", "load", "startup", "hailo_host")
+SUITES = ("descriptor", "per_image", "search", "load", "startup", "hailo_host", "sightings")
 
 
 def machine() -> str:
@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["startup"] = startup.run(rounds=1 if smoke else 3)
     if "hailo_host" in suites:
         results["hailo_host"] = hailo_host.run(repeats=2 if smoke else 20, smoke=smoke)
+    if "sightings" in suites:
+        results["sightings"] = sightings.run(smoke=smoke)
     return results
 
 

@@ -9,6 +9,7 @@ reserved for the peak the decode will reach; see decode_budget.py).
 from __future__ import annotations
 
 import io
+import math
 import re
 import struct
 import warnings
@@ -29,7 +30,10 @@ ACCEPTED_CONTENT_TYPES = frozenset(ACCEPTED_FORMATS.values())
 FORMAT_ALIASES = {"MPO": "JPEG"}
 
 CROP_MARGIN = 0.3
-CROP_MAX_SIDE = 224  # large enough to embed again with another model
+# A crop's longer side is at most this: large enough to embed again with another model. A larger
+# region is reduced by a whole factor (Pillow's reduce, a box filter: ~0.1 ms) rather than resampled
+# to an exact size (a bilinear resize of a 300 px face took 0.8 ms, most of keeping a sighting).
+CROP_MAX_SIDE = 336
 CROP_JPEG_QUALITY = 90
 
 # Pillow's progressive JPEGs have 10 scans (6 in grey); libjpeg's djpeg offers -maxscans for the same reason.
@@ -312,7 +316,9 @@ def face_crop_jpeg(frame: Frame, bbox: Sequence[float]) -> bytes:
     crop, _ = frame.region_image((x1 - margin_x, y1 - margin_y, x2 + margin_x, y2 + margin_y))
     if crop.width == 0 or crop.height == 0:
         crop = frame.image.copy()
-    crop.thumbnail((CROP_MAX_SIDE, CROP_MAX_SIDE), Image.Resampling.BILINEAR)
+    factor = math.ceil(max(crop.size) / CROP_MAX_SIDE)
+    if factor > 1:
+        crop = crop.reduce(factor)
     out = io.BytesIO()
     crop.save(out, format="JPEG", quality=CROP_JPEG_QUALITY)
     return out.getvalue()

@@ -96,9 +96,7 @@ class FaceService:
             pipeline = FacePipeline(backend)
             if self.config.sightings.enabled:
                 self._recorder = await self._sightings_thread.run(
-                    functools.partial(
-                        SightingRecorder.open, self.config.sightings, info, self.config.face_recognition, self.engine
-                    )
+                    functools.partial(SightingRecorder.open, self.config.sightings, info)
                 )
                 self._recorder.thread = self._sightings_thread
                 self._review = Review(self._recorder, gallery, self._database)

@@ -143,7 +143,7 @@ async def test_the_stored_crop_is_a_small_jpeg_of_the_face(client: Client, faces
     assert response.content_type == "image/jpeg"
     crop = Image.open(io.BytesIO(await response.read()))
     assert crop.format == "JPEG"
-    assert 40 <= max(crop.size) <= 224
+    assert 40 <= max(crop.size) <= 336
 
 
 async def test_a_face_id_of_another_person_is_not_found(client: Client, faces: Faces) -> None:

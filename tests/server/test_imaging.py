@@ -75,6 +75,6 @@ def test_face_crop_is_a_small_jpeg_with_margin() -> None:
     pixels = np.zeros((1000, 1000, 3), np.uint8)
     crop = Image.open(io.BytesIO(face_crop_jpeg(Frame.of(pixels), [400, 400, 700, 700])))
     assert crop.format == "JPEG"
-    assert crop.size == (224, 224)
+    assert crop.size == (240, 240)  # 480 px with its margin, halved (a whole factor): at most 336
     edge = Image.open(io.BytesIO(face_crop_jpeg(Frame.of(pixels[:50, :50]), [-10, -10, 40, 30])))
     assert edge.size[0] <= 50

@@ -20,15 +20,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from hailo_face_server.backends.base import BackendInfo
-from hailo_face_server.config import FaceRecognitionConfig, SightingsConfig
-from hailo_face_server.engine import Engine, OneThread
+from hailo_face_server.config import SightingsConfig
+from hailo_face_server.engine import OneThread
 from hailo_face_server.faces import Detections
 from hailo_face_server.frames import Frame
 from hailo_face_server.imaging import face_crop_jpeg
 from hailo_face_server.matching import Match
 from hailo_face_server.sightings.clusters import JOIN_CONFIDENCE, UnknownClusters
 from hailo_face_server.sightings.quality import FaceQuality, measure_quality
-from hailo_face_server.sightings.store import NewSighting, RecentSightings, RetentionPolicy, SightingStore
+from hailo_face_server.sightings.store import (
+    ClusterMove,
+    NewSighting,
+    RecentSightings,
+    RetentionPolicy,
+    SightingStore,
+)
 from hailo_face_server.status import SightingsStatus
 
 _LOGGER = logging.getLogger(__name__)
@@ -41,23 +47,15 @@ MERGE_CONFIDENCE = 0.9
 
 
 @dataclass(frozen=True)
-class PreparedFace:
-    """What the image pool works out for a face before it is stored."""
-
-    quality: FaceQuality
-    crop_jpeg: bytes
-
-
-@dataclass(frozen=True)
 class SeenImage:
-    """One recognised image of a source, its faces ready to store."""
+    """One recognised image of a source, with what was found in it."""
 
     source: str
     seen_at: float
+    frame: Frame
     detections: Detections
     embeddings: np.ndarray
     matches: list[Match]
-    prepared: list[PreparedFace]
 
 
 class SightingRecorder:
@@ -66,7 +64,6 @@ class SightingRecorder:
         store: SightingStore,
         config: SightingsConfig,
         info: BackendInfo,
-        engine: Engine,
     ) -> None:
         self.store = store
         self.config = config
@@ -76,19 +73,15 @@ class SightingRecorder:
         self.merge_similarity = info.calibration.similarity_at(MERGE_CONFIDENCE)
         self.clusters = UnknownClusters(info.embedding_dim, info.calibration.similarity_at(JOIN_CONFIDENCE))
         self.thread: OneThread | None = None
-        self._engine = engine
         self._purging: asyncio.Task[None] | None = None
         self._stored = 0
         self._bytes = 0
         self._load_clusters()
 
     @classmethod
-    def open(
-        cls, config: SightingsConfig, info: BackendInfo, face_config: FaceRecognitionConfig, engine: Engine
-    ) -> SightingRecorder:
+    def open(cls, config: SightingsConfig, info: BackendInfo) -> SightingRecorder:
         """Open the store (on the sightings thread) and rebuild the clusters from it."""
-        del face_config  # the naming threshold does not decide clusters: the model's calibration does
-        return cls(SightingStore(config.db_file), config, info, engine)
+        return cls(SightingStore(config.db_file), config, info)
 
     def _load_clusters(self) -> None:
         ids, cluster_ids, vectors = self.store.clustered(self.model_id)
@@ -123,21 +116,16 @@ class SightingRecorder:
     async def record(
         self, source: str, frame: Frame, detections: Detections, embeddings: np.ndarray, matches: list[Match]
     ) -> list[int]:
-        """Store the faces of one recognised image; their sighting ids, in the same order."""
-        assert self.thread is not None
-        prepared = await self._engine.in_images(self._prepare, frame, detections)
-        seen = SeenImage(source, time.time(), detections, embeddings, matches, prepared)
-        return await self.thread.run(self._store, seen)
+        """Store the faces of one recognised image; their sighting ids, in the same order.
 
-    @staticmethod
-    def _prepare(frame: Frame, detections: Detections) -> list[PreparedFace]:
-        return [
-            PreparedFace(
-                measure_quality(frame, detections.boxes[i], detections.landmarks[i], detections.scheme),
-                face_crop_jpeg(frame, detections.boxes[i]),
-            )
-            for i in range(len(detections))
-        ]
+        One hop to the sightings thread does it all (quality, crop, merge or insert): the request waits
+        for it, and each hop between threads costs more than the SQLite work. A repeat that is not a
+        better view needs no crop at all.
+        """
+        assert self.thread is not None
+        return await self.thread.run(
+            self._store, SeenImage(source, time.time(), frame, detections, embeddings, matches)
+        )
 
     def _store(self, seen: SeenImage) -> list[int]:
         source, now, detections = seen.source, seen.seen_at, seen.detections
@@ -147,37 +135,41 @@ class SightingRecorder:
         vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         ids: list[int] = []
         for i, match in enumerate(seen.matches):
-            face = seen.prepared[i]
+            quality = measure_quality(seen.frame, detections.boxes[i], detections.landmarks[i], detections.scheme)
+            repeat = self._repeat_of(recent, taken, vectors[i], match)
+            if repeat is not None and quality.score <= float(recent.qualities[repeat]):
+                taken[repeat] = True
+                sighting_id = int(recent.ids[repeat])
+                self.store.merge(sighting_id, now, None)  # seen again; the stored view is as good
+                ids.append(sighting_id)
+                continue
             sighting = NewSighting(
                 source=source,
                 seen_at=now,
                 bbox=detections.boxes[i].astype(np.float64),
                 landmarks=detections.landmarks[i].astype(np.float64),
                 landmark_scheme=str(detections.scheme),
-                crop_jpeg=face.crop_jpeg,
+                crop_jpeg=face_crop_jpeg(seen.frame, detections.boxes[i]),
                 model_id=self.model_id,
                 embedding=vectors[i],
                 detection_score=float(detections.scores[i]),
-                face_size=face.quality.face_size,
-                sharpness=face.quality.sharpness,
-                frontalness=face.quality.frontalness,
-                quality=face.quality.score,
+                face_size=quality.face_size,
+                sharpness=quality.sharpness,
+                frontalness=quality.frontalness,
+                quality=quality.score,
                 outcome=match.outcome,
                 identity_id=match.identity_id,
                 identity_name=match.name,
                 confidence=float(match.confidence),
             )
-            repeat = self._repeat_of(recent, taken, vectors[i], match)
             if repeat is None:
-                sighting_id = self.store.add(sighting)
-                self._cluster(sighting_id, sighting, face.quality)
-            else:
+                sighting_id = self._add(sighting, quality)
+            else:  # a better view of a face seen within the window
                 taken[repeat] = True
                 sighting_id = int(recent.ids[repeat])
-                better = face.quality.score > float(recent.qualities[repeat])
-                self.store.merge(sighting_id, now, sighting if better else None)
-                if better and self.clusters.cluster_of(sighting_id) is None:
-                    self._cluster(sighting_id, sighting, face.quality)  # a view good enough to cluster at last
+                self.store.merge(sighting_id, now, sighting)
+                if self.clusters.cluster_of(sighting_id) is None:
+                    self._cluster(sighting_id, sighting, quality)  # a view good enough to cluster at last
             ids.append(sighting_id)
         self._refresh_counts()
         if self._stored > self.config.max_sightings or self._bytes > self.config.max_bytes:
@@ -198,6 +190,23 @@ class SightingRecorder:
         if not same.any():
             return None
         return int(np.argmax(np.where(same, similarity, -np.inf)))
+
+    def _add(self, sighting: NewSighting, quality: FaceQuality) -> int:
+        """Store a new sighting and, if it is a good unknown face, put it in its cluster: one transaction."""
+        if sighting.outcome != "unknown" or not quality.good:
+            return self.store.add(sighting)  # low-quality faces are listed apart and never start a cluster
+        joined: list[int] = []
+
+        def join(sighting_id: int) -> ClusterMove:
+            change = self.clusters.add(sighting_id, np.asarray(sighting.embedding, np.float32))
+            joined.append(sighting_id)
+            return ClusterMove(change.cluster_id, change.merged)
+
+        try:
+            return self.store.add(sighting, join)
+        except BaseException:
+            self.clusters.remove(joined)  # the transaction rolled back: the clusters follow the file
+            raise
 
     def _cluster(self, sighting_id: int, sighting: NewSighting, quality: FaceQuality) -> None:
         if sighting.outcome != "unknown" or not quality.good:

@@ -32,7 +32,7 @@ import contextlib
 import json
 import math
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -292,6 +292,14 @@ class SightingSummary:
     ignored: int
     sources: tuple[SourceSummary, ...]  # by source
     identities: tuple[IdentitySighting, ...]  # by name, then id
+
+
+@dataclass(frozen=True)
+class ClusterMove:
+    """A sighting goes into ``cluster_id``, and the members of the ``merged`` clusters with it."""
+
+    cluster_id: int
+    merged: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -623,8 +631,12 @@ class SightingStore:
 
     # Writes, each one transaction
 
-    def add(self, sighting: NewSighting) -> int:
-        """Store a new sighting, seen once; its id."""
+    def add(self, sighting: NewSighting, cluster: Callable[[int], ClusterMove | None] | None = None) -> int:
+        """Store a new sighting, seen once; its id.
+
+        ``cluster`` (given the new id) may put it in a cluster in the same transaction: one commit
+        per sighting, which is most of what keeping it costs.
+        """
         values = _checked(sighting)
         with self._transaction() as db:
             cursor = db.execute(
@@ -650,6 +662,9 @@ class SightingStore:
             )
             sighting_id = int(cursor.lastrowid or 0)
             self._write_blobs(db, sighting_id, sighting, values)
+            move = cluster(sighting_id) if cluster is not None else None
+            if move is not None:
+                self._move_to_cluster(db, sighting_id, move)
         return sighting_id
 
     @staticmethod
@@ -715,12 +730,16 @@ class SightingStore:
     def set_cluster(self, sighting_id: int, cluster_id: int, merged: Sequence[int] = ()) -> None:
         """Put an unknown sighting in a cluster, and move every member of the ``merged`` clusters into it."""
         with self._transaction() as db:
-            db.execute(
-                "UPDATE sightings SET cluster_id = ? WHERE id = ? AND outcome = 'unknown'", (cluster_id, sighting_id)
-            )
-            for chunk in _chunks(merged):
-                marks = ", ".join("?" * len(chunk))
-                db.execute(f"UPDATE sightings SET cluster_id = ? WHERE cluster_id IN ({marks})", (cluster_id, *chunk))
+            self._move_to_cluster(db, sighting_id, ClusterMove(cluster_id, tuple(merged)))
+
+    @staticmethod
+    def _move_to_cluster(db: sqlite3.Connection, sighting_id: int, move: ClusterMove) -> None:
+        db.execute(
+            "UPDATE sightings SET cluster_id = ? WHERE id = ? AND outcome = 'unknown'", (move.cluster_id, sighting_id)
+        )
+        for chunk in _chunks(move.merged):
+            marks = ", ".join("?" * len(chunk))
+            db.execute(f"UPDATE sightings SET cluster_id = ? WHERE cluster_id IN ({marks})", (move.cluster_id, *chunk))
 
     def assign(
         self,
