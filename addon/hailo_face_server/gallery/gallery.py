@@ -290,7 +290,7 @@ class Gallery:
 
     def match(self, embeddings: np.ndarray, threshold: float) -> list[Match]:
         identity_ids, similarities = self.index.best_per_identity(embeddings)
-        refused = self.negatives.refused(embeddings, identity_ids, similarities)
+        refused = self.negatives.refused(embeddings, similarities)
         return assign_identities(
             similarities,
             identity_ids,
