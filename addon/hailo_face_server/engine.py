@@ -13,7 +13,7 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from hailo_face_server.config import Config
@@ -35,6 +35,10 @@ class OneThread:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Queue ``fn`` from any thread (not only the event loop's); it runs in order with the rest."""
+        return self._executor.submit(fn, *args)
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=True)

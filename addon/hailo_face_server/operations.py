@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ from hailo_face_server.pipeline import (
     options_for_region,
     single_face,
 )
-from hailo_face_server.sightings.recorder import SightingRecorder
+from hailo_face_server.sightings.recorder import PreparedFace, SightingRecorder
 from hailo_face_server.worker import Slot
 
 _LOGGER = logging.getLogger(__name__)
@@ -130,20 +131,24 @@ class ImageOperations:
         image = await self._engine.decode(data, timings)
         options = self.detect_options(None, min_face_size, max_faces)
         naming = self._config.face_recognition.recognition_threshold if threshold is None else threshold
-        pipeline, gallery = self._pipeline, self._gallery
+        pipeline, gallery, recorder = self._pipeline, self._gallery, self._sightings if source is not None else None
 
-        def job() -> tuple[Detections, np.ndarray, list[Match]]:
-            analysis = pipeline.analyze(image.frame, options, timings)
-            assert analysis.embeddings is not None
+        def job() -> tuple[Detections, np.ndarray, list[Match], Future[list[PreparedFace]] | None]:
+            detections = pipeline.detect(image.frame, options, timings)
+            # The faces' crops and quality are made on the sightings thread while they are embedded here.
+            prepared = recorder.prepare(image.frame, detections) if recorder is not None and len(detections) else None
+            embeddings = pipeline.embed(image.frame, detections, timings)
             with timings.measure("search"):
-                matches = gallery.match(analysis.embeddings, naming)
-            return analysis.detections, analysis.embeddings, matches
+                matches = gallery.match(embeddings, naming)
+            return detections, embeddings, matches, prepared
 
-        detections, embeddings, matches = await self._engine.infer(job, timings, slot)
+        detections, embeddings, matches, prepared = await self._engine.infer(job, timings, slot)
         sighting_ids = None
-        if source is not None and self._sightings is not None and len(detections):
+        if source is not None and recorder is not None and len(detections):
             with timings.measure("sightings"):
-                sighting_ids = await self._sightings.record(source, image.frame, detections, embeddings, matches)
+                sighting_ids = await recorder.record(
+                    source, image.frame, detections, embeddings, matches, prepared=prepared
+                )
         return self._finish(image, detections, timings, matches=matches, sighting_ids=sighting_ids)
 
     async def add_face(

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +48,14 @@ MERGE_CONFIDENCE = 0.9
 
 
 @dataclass(frozen=True)
+class PreparedFace:
+    """What a face needs before it is stored: its quality and its crop."""
+
+    quality: FaceQuality
+    crop_jpeg: bytes
+
+
+@dataclass(frozen=True)
 class SeenImage:
     """One recognised image of a source, with what was found in it."""
 
@@ -56,6 +65,7 @@ class SeenImage:
     detections: Detections
     embeddings: np.ndarray
     matches: list[Match]
+    prepared: Future[list[PreparedFace]] | None = None
 
 
 class SightingRecorder:
@@ -113,19 +123,43 @@ class SightingRecorder:
 
     # Recording
 
+    def prepare(self, frame: Frame, detections: Detections) -> Future[list[PreparedFace]]:
+        """Start working out the faces' quality and crops on the sightings thread, from any thread.
+
+        Called by the inference worker as soon as the faces are found: the crops and quality are made
+        while the embedder runs (on another core), so that storing them later costs only the write.
+        """
+        assert self.thread is not None
+        return self.thread.submit(self._prepare, frame, detections)
+
+    @staticmethod
+    def _prepare(frame: Frame, detections: Detections) -> list[PreparedFace]:
+        return [
+            PreparedFace(
+                measure_quality(frame, detections.boxes[i], detections.landmarks[i], detections.scheme),
+                face_crop_jpeg(frame, detections.boxes[i]),
+            )
+            for i in range(len(detections))
+        ]
+
     async def record(
-        self, source: str, frame: Frame, detections: Detections, embeddings: np.ndarray, matches: list[Match]
+        self,
+        source: str,
+        frame: Frame,
+        detections: Detections,
+        embeddings: np.ndarray,
+        matches: list[Match],
+        *,
+        prepared: Future[list[PreparedFace]] | None = None,
     ) -> list[int]:
         """Store the faces of one recognised image; their sighting ids, in the same order.
 
-        One hop to the sightings thread does it all (quality, crop, merge or insert): the request waits
-        for it, and each hop between threads costs more than the SQLite work. A repeat that is not a
-        better view needs no crop at all.
+        One hop to the sightings thread does the rest (merge or insert). ``prepared`` (from ``prepare``,
+        queued on the same thread before this) holds the quality and crops; without it they are made here.
         """
         assert self.thread is not None
-        return await self.thread.run(
-            self._store, SeenImage(source, time.time(), frame, detections, embeddings, matches)
-        )
+        seen = SeenImage(source, time.time(), frame, detections, embeddings, matches, prepared)
+        return await self.thread.run(self._store, seen)
 
     def _store(self, seen: SeenImage) -> list[int]:
         source, now, detections = seen.source, seen.seen_at, seen.detections
@@ -134,8 +168,10 @@ class SightingRecorder:
         vectors = np.asarray(seen.embeddings, np.float32).reshape(len(detections), self.dim)
         vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         ids: list[int] = []
+        # Queued on this thread before this call, so it has run: result() does not wait.
+        prepared = seen.prepared.result() if seen.prepared is not None else self._prepare(seen.frame, detections)
         for i, match in enumerate(seen.matches):
-            quality = measure_quality(seen.frame, detections.boxes[i], detections.landmarks[i], detections.scheme)
+            quality = prepared[i].quality
             repeat = self._repeat_of(recent, taken, vectors[i], match)
             if repeat is not None and quality.score <= float(recent.qualities[repeat]):
                 taken[repeat] = True
@@ -149,7 +185,7 @@ class SightingRecorder:
                 bbox=detections.boxes[i].astype(np.float64),
                 landmarks=detections.landmarks[i].astype(np.float64),
                 landmark_scheme=str(detections.scheme),
-                crop_jpeg=face_crop_jpeg(seen.frame, detections.boxes[i]),
+                crop_jpeg=prepared[i].crop_jpeg,
                 model_id=self.model_id,
                 embedding=vectors[i],
                 detection_score=float(detections.scores[i]),
