@@ -14,6 +14,12 @@ CORE_MODULES = [
     "hailo_face_server.matching",
     "hailo_face_server.pipeline",
     "hailo_face_server.service",
+    "hailo_face_server.engine",
+    "hailo_face_server.operations",
+    "hailo_face_server.people",
+    "hailo_face_server.status",
+    "hailo_face_server.sightings.recorder",
+    "hailo_face_server.sightings.review",
     "hailo_face_server.worker",
 ]
 
