@@ -66,6 +66,7 @@ class FaceService:
         self.backend: FaceBackend | None = None
         self.fallback: Fallback | None = None
         self._gallery: Gallery | None = None
+        self._pipeline: FacePipeline | None = None
         self._recorder: SightingRecorder | None = None
         self._images: ImageOperations | None = None
         self._people: People | None = None
@@ -93,13 +94,13 @@ class FaceService:
             gallery = self._gallery = await self._database.run(open_gallery, database, info)
             if back_up:  # only a database that opened: one that fails never rotates good backups out
                 await self._database.run(back_up_database, database)
-            pipeline = FacePipeline(backend)
+            pipeline = self._pipeline = FacePipeline(backend)
             if self.config.sightings.enabled:
                 self._recorder = await self._sightings_thread.run(
                     functools.partial(SightingRecorder.open, self.config.sightings, info)
                 )
                 self._recorder.thread = self._sightings_thread
-                self._review = Review(self._recorder, gallery, self._database)
+                self._review = Review(self._recorder, gallery, self._database, self._gallery_changed)
             self._people = People(gallery, self._database, database.db_file, self.metrics, self._review)
             self._images = ImageOperations(
                 self.config,
@@ -134,13 +135,16 @@ class FaceService:
         if stats.faces_pending:
             self.start_reembedding()
 
+    async def _gallery_changed(self) -> None:
+        if self._people is not None:
+            await self._people.refresh_counts()
+
     def start_reembedding(self) -> None:
         """Embed the samples that have no usable embedding of the running model, in the background."""
-        if self.reembedding_running or self._images is None or self._gallery is None:
+        if self.reembedding_running or self._pipeline is None or self._gallery is None:
             return
-        assert self.backend is not None
         self.reembedder = Reembedder(
-            FacePipeline(self.backend),
+            self._pipeline,
             self._gallery,
             self.worker,
             in_database=self._database.run,

@@ -93,7 +93,6 @@ async def delete_sighting(request: web.Request, _: None, __: None) -> m.Deleted:
 async def reject(request: web.Request, _: None, body: m.Reject) -> m.Rejected:
     sighting_id = path_id(request, "sighting_id", "sighting")
     result = await request.app[SERVICE].review.reject(sighting_id, body.name)
-    await request.app[SERVICE].people.refresh_counts()
     return m.Rejected.of(result)
 
 
@@ -108,7 +107,6 @@ async def reject(request: web.Request, _: None, body: m.Reject) -> m.Rejected:
 )
 async def label_sightings(request: web.Request, _: None, body: m.LabelSightings) -> m.Labelled:
     result = await request.app[SERVICE].review.label(body.name, sighting_ids=list(body.sighting_ids))
-    await request.app[SERVICE].people.refresh_counts()
     return m.Labelled.of(result)
 
 
@@ -123,7 +121,6 @@ async def label_sightings(request: web.Request, _: None, body: m.LabelSightings)
 )
 async def ignore_sightings(request: web.Request, _: None, body: m.IgnoreSightings) -> m.Labelled:
     result = await request.app[SERVICE].review.ignore(sighting_ids=list(body.sighting_ids))
-    await request.app[SERVICE].people.refresh_counts()
     return m.Labelled.of(result)
 
 
@@ -159,7 +156,6 @@ async def get_cluster(request: web.Request, _: None, __: None) -> m.ClusterDetai
 async def label_cluster(request: web.Request, _: None, body: m.LabelCluster) -> m.Labelled:
     cluster_id = path_id(request, "cluster_id", "cluster")
     result = await request.app[SERVICE].review.label(body.name, cluster_id=cluster_id)
-    await request.app[SERVICE].people.refresh_counts()
     return m.Labelled.of(result)
 
 
@@ -175,7 +171,6 @@ async def label_cluster(request: web.Request, _: None, body: m.LabelCluster) -> 
 async def ignore_cluster(request: web.Request, _: None, __: m.Empty) -> m.Labelled:
     cluster_id = path_id(request, "cluster_id", "cluster")
     result = await request.app[SERVICE].review.ignore(cluster_id=cluster_id)
-    await request.app[SERVICE].people.refresh_counts()
     return m.Labelled.of(result)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,8 +91,15 @@ def choose_samples(quality: np.ndarray, vectors: np.ndarray, count: int) -> list
 
 
 class Review:
-    def __init__(self, recorder: SightingRecorder, gallery: Gallery, database: OneThread) -> None:
+    def __init__(
+        self,
+        recorder: SightingRecorder,
+        gallery: Gallery,
+        database: OneThread,
+        gallery_changed: Callable[[], Awaitable[None]],
+    ) -> None:
         self._recorder = recorder
+        self._gallery_changed = gallery_changed  # the counts /health reads follow every sample and negative added
         self._store = recorder.store
         self._gallery = gallery
         self._database = database
@@ -150,7 +158,7 @@ class Review:
             assert sighting_ids is not None
             if len(sighting_ids) > MAX_SIGHTINGS_PER_ACTION:
                 raise InvalidRequest(f"At most {MAX_SIGHTINGS_PER_ACTION} sightings at once.")
-            found = {record.id: record for record in map(self._store.get, sorted(set(sighting_ids))) if record}
+            found = {record.id: record for record in self._store.records(sorted(set(sighting_ids)))}
             missing = sorted(set(sighting_ids) - set(found))
             if missing:
                 raise NotFound(f"There is no sighting {', '.join(map(str, missing[:10]))}.", missing=missing[:10])
@@ -218,6 +226,7 @@ class Review:
             self._recorder.clusters.remove(ids)
 
         await self._thread.run(mark)
+        await self._gallery_changed()
         _LOGGER.info("Labelled %d sightings as %s (%s): %d new samples", len(ids), identity.name, kind, len(added))
         return LabelResult(identity, any(a.created_identity for a in added), [a.face_id for a in added], ids)
 
@@ -246,6 +255,7 @@ class Review:
             ),
         )
         rejected = await self._database.run(self._gallery.identity_by_id, record.identity_id)
+        await self._gallery_changed()
         _LOGGER.info("Sighting %d is not %s: kept as a negative sample", sighting_id, rejected.name)
 
         def unname() -> int | None:

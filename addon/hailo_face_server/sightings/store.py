@@ -571,9 +571,7 @@ class SightingStore:
             )
             if i is not None
         ]
-        records = {
-            record.id: record for record in self._records_by_id([i for i, _ in latest_by_source] + latest_by_identity)
-        }
+        records = {record.id: record for record in self.records([i for i, _ in latest_by_source] + latest_by_identity)}
         sources = sorted(
             (
                 SourceSummary(
@@ -612,7 +610,8 @@ class SightingStore:
             identities=tuple(identities),
         )
 
-    def _records_by_id(self, sighting_ids: Sequence[int]) -> builtins.list[SightingRecord]:
+    def records(self, sighting_ids: Sequence[int]) -> builtins.list[SightingRecord]:
+        """The sightings of these ids that exist (in no particular order), a few queries for many ids."""
         records: builtins.list[SightingRecord] = []
         for chunk in _chunks(sighting_ids):
             marks = ", ".join("?" * len(chunk))
