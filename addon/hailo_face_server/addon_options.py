@@ -22,6 +22,9 @@ from hailo_face_server.validation import boolean, describe_invalid, float_range,
 
 ADDON_PORT = 5002
 API_KEY_FILE = "api_key"
+# The Supervisor's address on its internal network: Home Assistant's ingress
+# proxy, which lets through only users Home Assistant has signed in.
+SUPERVISOR_INGRESS_ADDRESS = "172.30.32.2"
 
 OPTIONS_SCHEMA = vol.Schema(
     {
@@ -92,6 +95,7 @@ def addon_overrides(options_file: Path) -> dict[str, Any]:
         "server.host": "0.0.0.0",
         "server.port": ADDON_PORT,
         "server.api_key": effective_api_key(options["api_key"], data_dir),
+        "server.ingress_proxies": SUPERVISOR_INGRESS_ADDRESS,
         "face_recognition.backend": options["backend"],
         "face_recognition.cpu_detector": options["cpu_detector"],
         "face_recognition.recognition_threshold": options["recognition_threshold"],

@@ -14,11 +14,12 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from hailo_face_server import web as web_page
+from hailo_face_server.api.access import access_middleware
 from hailo_face_server.api.inputs import BODY_LIMIT, BODY_TIMEOUT
 from hailo_face_server.api.keys import SERVICE
 from hailo_face_server.api.middlewares import (
     add_security_headers,
-    auth_middleware,
     error_middleware,
     metrics_middleware,
     request_id_middleware,
@@ -41,10 +42,15 @@ def create_app(config: Config, backend_factory: Callable[[Config], BackendChoice
         request_id_middleware,
         metrics_middleware(service.metrics),
         error_middleware,
-        site_middleware(config.server.allowed_origins, config.server.allowed_hosts),
+        site_middleware(config.server.allowed_origins, config.server.allowed_hosts, config.server.ingress_proxies),
+        access_middleware(
+            config.server.api_key,
+            config.server.ingress_proxies,
+            public_paths=web_page.is_public_path,
+            page_paths=web_page.PAGE_PATHS,
+            login_page=web_page.login_page,
+        ),
     ]
-    if config.server.api_key:
-        middlewares.append(auth_middleware(config.server.api_key))
     # aiohttp would answer a body it cannot decompress itself, in plain text: read_body decompresses.
     app = web.Application(
         middlewares=middlewares,
@@ -58,6 +64,7 @@ def create_app(config: Config, backend_factory: Callable[[Config], BackendChoice
     app[BODY_TIMEOUT] = config.server.body_timeout
     for table in (*ROUTE_TABLES, openapi_routes):
         app.add_routes(table)
+    web_page.setup(app, config.server.api_key)
     app.cleanup_ctx.append(_service_lifecycle)
     return app
 

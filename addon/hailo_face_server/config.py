@@ -18,7 +18,16 @@ import yaml
 
 from hailo_face_server.detectors.catalog import CPU_DETECTORS
 from hailo_face_server.ranges import MAX_FACES, MIN_FACE_SIZE, THRESHOLD
-from hailo_face_server.validation import boolean, describe_invalid, float_range, int_range, one_of, text, word_list
+from hailo_face_server.validation import (
+    address_list,
+    boolean,
+    describe_invalid,
+    float_range,
+    int_range,
+    one_of,
+    text,
+    word_list,
+)
 
 DEFAULT_MODEL_ZOO_URL = "https://hailo-model-zoo.s3.eu-west-2.amazonaws.com/ModelZoo/Compiled"
 ENV_PREFIX = "HAILO_FACE_"
@@ -45,6 +54,7 @@ SCHEMA = vol.Schema(
             vol.Optional("body_timeout", default=30.0): float_range(1.0, 3600.0),
             vol.Optional("allowed_origins", default=""): word_list,
             vol.Optional("allowed_hosts", default=""): word_list,
+            vol.Optional("ingress_proxies", default=""): address_list,
         },
         vol.Optional("face_recognition", default={}): {
             vol.Optional("backend", default="auto"): one_of(BACKENDS),
@@ -107,6 +117,9 @@ class ServerConfig:
     body_timeout: float  # seconds a client may take to send a request body
     allowed_origins: tuple[str, ...]  # browser origins allowed to change data besides the server's own
     allowed_hosts: tuple[str, ...]  # Host header values accepted (empty: any)
+    # Peer addresses whose requests Home Assistant has already authenticated (its
+    # ingress proxy: the Supervisor at 172.30.32.2 in the app); empty standalone.
+    ingress_proxies: tuple[str, ...]
 
     @property
     def max_body_bytes(self) -> int:

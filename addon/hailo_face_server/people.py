@@ -41,6 +41,15 @@ class People:
         found = await self._database.run(self.gallery.identities)
         return [details for details in found if kind is None or details.record.kind == kind]
 
+    def avatars(self, identities: list[IdentityDetails]) -> dict[int, int]:
+        """Each identity's avatar: its most typical searchable sample, else its first sample."""
+        central = self.gallery.index.central_faces()
+        return {
+            d.record.id: central.get(d.record.id, d.faces[0].id)
+            for d in identities
+            if d.record.id in central or d.faces
+        }
+
     async def identity(self, name: str) -> IdentityRecord:
         return await self._database.run(self.gallery.identity, name)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Callable
 from typing import Any
@@ -64,6 +65,17 @@ def word_list(value: Any) -> tuple[str, ...]:
     """A list of words given as a list or as comma-separated text (e.g. from the environment)."""
     items = [text(item) for item in value] if isinstance(value, (list, tuple)) else text(value).split(",")
     return tuple(item.strip() for item in items if item.strip())
+
+
+def address_list(value: Any) -> tuple[str, ...]:
+    """IP addresses given as a list or comma-separated text, in their canonical spelling."""
+    addresses = []
+    for word in word_list(value):
+        try:
+            addresses.append(str(ipaddress.ip_address(word)))
+        except ValueError:
+            raise vol.Invalid(f"{word!r} is not an IP address") from None
+    return tuple(addresses)
 
 
 def one_of(choices: tuple[str, ...], *, upper: bool = False) -> Callable[[Any], str]:

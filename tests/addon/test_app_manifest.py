@@ -50,6 +50,9 @@ def test_the_manifest_says_what_this_app_is(manifest: dict[str, Any]) -> None:
     assert manifest["watchdog"] == "http://[HOST]:[PORT:5002]/health"
     assert set(manifest["ports"]) == set(manifest["ports_description"]) == {"5002/tcp"}
     assert "models" in manifest["backup_exclude"]
+    # The web page in the sidebar, served by the API's own server and port.
+    assert manifest["ingress"] is True and manifest["ingress_port"] == 5002
+    assert (manifest["panel_icon"], manifest["panel_title"]) == ("mdi:face-recognition", "Faces")
 
 
 def test_versions_are_in_step(manifest: dict[str, Any]) -> None:

@@ -51,6 +51,7 @@ def test_every_option_lands_in_its_key(tmp_path: Path) -> None:
     )
     config = load_config(None, {}, {}, app_overrides=addon_overrides(options))
     assert (config.server.host, config.server.port, config.server.api_key) == ("0.0.0.0", 5002, "from-the-ui")
+    assert config.server.ingress_proxies == ("172.30.32.2",)  # the Supervisor: Home Assistant's ingress proxy
     face = config.face_recognition
     assert (face.backend, face.recognition_threshold, face.detection_threshold) == ("hailo", 0.7, 0.6)
     assert (face.max_faces, face.min_face_size) == (4, 60)

@@ -91,6 +91,10 @@ def test_the_installed_server_runs_as_the_app(running_app: tuple[int, subprocess
     assert get(f"http://127.0.0.1:{port}/v1/info")[0] == 401
     assert get(f"http://127.0.0.1:{port}/v1/info", key)[0] == 200
     assert (app_data / "faces.db").exists()
+    # The web page ships with the package: its frame, styles and scripts (here, not from ingress: the key form).
+    for path, kind in (("/login", "text/html"), ("/static/app.css", "text/css"), ("/static/review.js", "javascript")):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            assert response.status == 200 and kind in response.headers["Content-Type"], path
 
 
 def test_unused_models_are_pruned(installed: Path) -> None:

@@ -23,7 +23,7 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 class Server:
     """hailo-face-server as a process, started the way users start it."""
 
-    def __init__(self, data_dir: Path, *args: str, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, *args: str, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -32,7 +32,7 @@ class Server:
             self.process = subprocess.Popen(
                 [SERVER_COMMAND, "--backend", "cpu", "--host", "127.0.0.1", "--port", str(self.port),
                  "--data-dir", str(data_dir), "--api-key", API_KEY, *args],
-                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             )  # fmt: skip
 
     def request(

@@ -16,6 +16,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 from hailo_face_server.api.openapi import OPENAPI
 from hailo_face_server.app import create_app
+from hailo_face_server.web.pages import ROUTE_PREFIX as WEB_ROUTES
 from tests.reliability.conftest import AUTH, Server
 from tests.support import FACES_DIR, make_config
 
@@ -38,8 +39,11 @@ def test_every_route_is_described_and_nothing_else(tmp_path: Path) -> None:
     routes = {
         (route.resource.canonical, route.method.lower())
         for route in app.router.routes()
-        if route.resource is not None and route.method != "HEAD"
+        if route.resource is not None
+        and route.method != "HEAD"
+        and not (route.resource.name or "").startswith(WEB_ROUTES)  # the web page is not the API
     }
+    assert {name for name in app.router.named_resources() if name.startswith(WEB_ROUTES)}, "the web page is served"
     described = {(path, method) for path, item in OPENAPI["paths"].items() for method in item if method in METHODS}
     assert routes == described
 

@@ -350,7 +350,7 @@ def test_a_gallery_with_bad_rows_opens_skips_and_reports(
     assert reopened.match(unit(999)[None], 0.0)[0].similarity < 0.5
 
     details = reopened.identities()
-    listing = [IdentityWithSamples.of_details(d, MODEL).model_dump(mode="json") for d in details]
+    listing = [IdentityWithSamples.of_details(d, MODEL, None).model_dump(mode="json") for d in details]
     json.dumps(listing, allow_nan=False)
     by_name = {entry["name"]: entry for entry in listing}
     assert by_name["a"]["created_at"] == "1970-01-01T00:00:00Z"

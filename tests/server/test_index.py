@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hailo_face_server.gallery.index import EmbeddingIndex
+from hailo_face_server.gallery.index import EmbeddingIndex, NegativeIndex
 
 
 def unit_rows(rng: np.random.Generator, count: int, dim: int) -> np.ndarray:
@@ -54,3 +54,29 @@ def test_changes_are_followed() -> None:
     index.rename(200, "robert")
     assert index.names[200] == "robert"
     assert sorted(index.face_ids().tolist()) == [2]
+
+
+def test_the_central_face_is_the_one_nearest_the_mean() -> None:
+    rng = np.random.default_rng(3)
+    index = EmbeddingIndex(16)
+    assert index.central_faces() == {}
+    base = unit_rows(rng, 1, 16)[0]
+    # Identity 1: three faces around `base`, face 11 nearest it; identity 2: one face.
+    near = base + 0.05 * unit_rows(rng, 1, 16)[0]
+    far = [base + 0.6 * unit_rows(rng, 1, 16)[0] for _ in range(2)]
+    vectors = np.stack([v / np.linalg.norm(v) for v in (far[0], near, far[1])] + [unit_rows(rng, 1, 16)[0]])
+    index.load(vectors, np.array([10, 11, 12, 20]), np.array([1, 1, 1, 2]), {1: "a", 2: "b"})
+    assert index.central_faces() == {1: 11, 2: 20}
+
+
+def test_a_negative_that_is_also_a_sample_does_not_refuse_it_by_rounding() -> None:
+    """Rejected for one person, named as another: the two similarities are equal but for rounding."""
+    rng = np.random.default_rng(5)
+    face = unit_rows(rng, 1, 32)
+    negatives = NegativeIndex(32)
+    negatives.add(1, identity_id=7, vector=face[0])
+    exact = float((face @ face.T)[0, 0])
+    for rounding in (0.0, 1e-7, 3e-6):
+        assert not negatives.refused(face, np.array([[exact - rounding]], np.float32)).any()
+    # A face truly more like the negative than like the identity's best sample is refused.
+    assert negatives.refused(face, np.array([[exact - 0.01]], np.float32)).all()

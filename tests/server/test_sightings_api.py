@@ -187,6 +187,25 @@ async def test_this_is_bob_not_alice_is_one_call(start_app: AppFactory, faces: F
     assert face["name"] == "penny"
 
 
+async def test_a_rejected_face_named_later_is_named_in_the_same_frame(start_app: AppFactory, faces: Faces) -> None:
+    """Rejected for Amy, then labelled Penny: the very same frame is Penny's, not refused by rounding.
+
+    The negative and the new sample are the same vector; their two similarities to
+    the frame come from different matrix products and may differ in the last bits.
+    """
+    client = await start_app()
+    await teach(client, faces, "amy")
+    frame = variant(faces.person("penny", 2), 1)
+    (wrong,) = await recognize(client, frame, recognition_threshold="0.0", source=DOOR)
+    assert wrong["name"] == "amy"
+    await post(client, f"/v1/sightings/{wrong['sighting_id']}/reject", {})
+    labelled = await post(client, "/v1/sightings/label", {"sighting_ids": [wrong["sighting_id"]], "name": "penny"})
+    assert labelled["identity"]["name"] == "penny"
+    for _ in range(3):
+        (face,) = await recognize(client, frame, source=DOOR)
+        assert face["name"] == "penny", face
+
+
 async def test_an_ignored_cluster_is_reported_as_ignored(start_app: AppFactory, faces: Faces) -> None:
     client = await start_app()
     for seed in range(2):

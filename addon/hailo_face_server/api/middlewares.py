@@ -1,8 +1,7 @@
-"""Request ids, API-key authentication, cross-site and Host checks, and JSON errors for every route."""
+"""Request ids, metrics, cross-site and Host checks, and JSON errors for every route (access: access.py)."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 import time
@@ -12,6 +11,7 @@ from contextvars import ContextVar
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from hailo_face_server.api.access import OPEN_PATHS, SAFE_METHODS, from_ingress, ingress_origin_host
 from hailo_face_server.api.errors import error_response, http_error_response, service_error_response
 from hailo_face_server.errors import BodyTimeout, FaceServiceError
 from hailo_face_server.metrics import Metrics
@@ -19,7 +19,6 @@ from hailo_face_server.metrics import Metrics
 _LOGGER = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
-OPEN_PATHS = frozenset({"/health"})
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
@@ -84,31 +83,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response("internal_error", "The server failed to handle this request; see its log.")
 
 
-def auth_middleware(api_key: str) -> Middleware:
-    expected = api_key.encode("utf-8")
-
-    @web.middleware
-    async def check_api_key(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in OPEN_PATHS:
-            return await handler(request)
-        scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            offered.strip().encode("utf-8", "surrogateescape"), expected
-        ):
-            return error_response(
-                "unauthorized",
-                "A valid API key is required: send the header Authorization: Bearer <key>.",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        return await handler(request)
-
-    return check_api_key
-
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def site_middleware(allowed_origins: tuple[str, ...], allowed_hosts: tuple[str, ...]) -> Middleware:
+def site_middleware(
+    allowed_origins: tuple[str, ...], allowed_hosts: tuple[str, ...], ingress_proxies: tuple[str, ...] = ()
+) -> Middleware:
     """Refuse what a browser may send on behalf of another web site.
 
     A page on any site can make a browser POST a form (no preflight) to a
@@ -117,22 +94,35 @@ def site_middleware(allowed_origins: tuple[str, ...], allowed_hosts: tuple[str, 
     Clients that are not browsers send no ``Origin`` and are not affected.
     With ``allowed_hosts`` set, a request for another ``Host`` (DNS
     rebinding) is refused too (403 forbidden_host); ``/health`` is exempt.
+    Through Home Assistant's ingress proxy (the peer is one of
+    ``ingress_proxies``), the browser's origin is Home Assistant's, which the
+    proxy names in ``X-Forwarded-Host``.
     """
     origins = frozenset(origin.rstrip("/").lower() for origin in allowed_origins)
     hosts = frozenset(host.lower() for host in allowed_hosts)
+    proxies = frozenset(ingress_proxies)
 
     @web.middleware
     async def check_site(request: web.Request, handler: Handler) -> web.StreamResponse:
         host = request.host.lower()
-        if hosts and request.path not in OPEN_PATHS and host not in hosts and host.rsplit(":", 1)[0] not in hosts:
+        ingress = from_ingress(request, proxies)
+        if (
+            hosts
+            and not ingress
+            and request.path not in OPEN_PATHS
+            and host not in hosts
+            and host.rsplit(":", 1)[0] not in hosts
+        ):
             return error_response(
                 "forbidden_host", "This server does not answer for that host name (server.allowed_hosts)."
             )
         if request.method not in SAFE_METHODS:
             origin = request.headers.get("Origin")
             if origin is not None:
-                own = f"{request.scheme}://{host}"
-                if origin.rstrip("/").lower() not in origins | {own}:
+                own = {f"{request.scheme}://{host}"}
+                if ingress and (forwarded := ingress_origin_host(request)):
+                    own |= {f"http://{forwarded}", f"https://{forwarded}"}
+                if _without_default_port(origin) not in {_without_default_port(o) for o in origins | own}:
                     return error_response(
                         "forbidden_origin",
                         "Requests that change data are not accepted from another web site "
@@ -145,6 +135,14 @@ def site_middleware(allowed_origins: tuple[str, ...], allowed_hosts: tuple[str, 
         return await handler(request)
 
     return check_site
+
+
+def _without_default_port(origin: str) -> str:
+    origin = origin.rstrip("/").lower()
+    for scheme, port in (("http://", ":80"), ("https://", ":443")):
+        if origin.startswith(scheme) and origin.endswith(port):
+            return origin[: -len(port)]
+    return origin
 
 
 SERVER_NAME = "hailo-face"

@@ -518,11 +518,15 @@ class Sample(Model):
 class IdentityWithSamples(IdentityOut):
     samples: list[Sample]
     negatives: list[NegativeOut] = Field(description='faces the owner said are not this person ("reject")')
+    avatar_face_id: int | None = Field(
+        description="the sample to show for this person: the one nearest the mean of their samples"
+    )
 
     @classmethod
-    def of_details(cls, details: IdentityDetails, model_id: str) -> IdentityWithSamples:
+    def of_details(cls, details: IdentityDetails, model_id: str, avatar_face_id: int | None) -> IdentityWithSamples:
         return cls(
             **IdentityOut.of(details.record).model_dump(),
+            avatar_face_id=avatar_face_id,
             samples=[Sample.of(f, model_id) for f in details.faces],
             negatives=[NegativeOut.of(n) for n in details.negatives],
         )

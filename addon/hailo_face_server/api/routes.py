@@ -176,8 +176,10 @@ async def list_identities(request: web.Request, query: m.ListQuery, _: None) -> 
     service = _service(request)
     found = await service.people.identities(None if query.kind == "all" else query.kind)
     model_id = service.info().model_id
+    avatars = service.people.avatars(found)
     return m.IdentityList(
-        identities=[m.IdentityWithSamples.of_details(details, model_id) for details in found], total=len(found)
+        identities=[m.IdentityWithSamples.of_details(d, model_id, avatars.get(d.record.id)) for d in found],
+        total=len(found),
     )
 
 

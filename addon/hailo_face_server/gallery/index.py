@@ -80,6 +80,17 @@ class EmbeddingIndex:
     def rename(self, identity_id: int, name: str) -> None:
         self.names[identity_id] = name
 
+    def central_faces(self) -> dict[int, int]:
+        """For each identity, the sample nearest the mean of its samples: its most typical face (the avatar)."""
+        snapshot = self._snapshot
+        central: dict[int, int] = {}
+        ends = [*snapshot.group_starts[1:], len(snapshot.face_ids)][: len(snapshot.group_starts)]
+        for identity_id, start, end in zip(snapshot.group_identities, snapshot.group_starts, ends, strict=True):
+            vectors = snapshot.vectors[start:end]
+            scores = vectors @ vectors.mean(axis=0)
+            central[int(identity_id)] = int(snapshot.face_ids[start + int(np.argmax(scores))])
+        return central
+
     def best_per_identity(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For M query vectors: the K identities and the M x K best cosine similarity to each."""
         snapshot = self._snapshot
@@ -89,6 +100,12 @@ class EmbeddingIndex:
         similarities = queries @ snapshot.vectors.T
         best = np.maximum.reduceat(similarities, snapshot.group_starts, axis=1)
         return snapshot.group_identities, best
+
+
+# Two products of the same vectors may differ in the last bits (BLAS sums in another
+# order for another matrix shape): a negative that is also a sample (rejected for
+# Alice, then named Amy) must not outdo that very sample by rounding.
+SAME_VECTOR_TOLERANCE = 1e-4
 
 
 class NegativeIndex:
@@ -149,4 +166,4 @@ class NegativeIndex:
             return np.zeros(best.shape, bool)
         queries = np.asarray(queries, np.float32).reshape(-1, self.dim)
         nearest_negative = (queries @ snapshot.vectors.T).max(axis=1)
-        return np.asarray(nearest_negative[:, None] > best)
+        return np.asarray(nearest_negative[:, None] > best + SAME_VECTOR_TOLERANCE)
