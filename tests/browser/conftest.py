@@ -4,7 +4,7 @@ One real server (the real CPU models) and one browser serve a whole module:
 the tests follow each other as a user's visit does. The browser reaches the
 pages through a stand-in for Home Assistant's ingress proxy (``ingress.py``)
 or directly (the key form). Screenshots of every page, at desktop and phone
-width, go to ``build/test-output/browser`` (or ``$HAILO_FACE_TEST_OUTPUT``).
+width, go to ``build/test-output/browser`` (or ``$TEST_OUTPUT_DIR``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from tests.browser.ingress import PROXY_ADDRESS, IngressProxy
 from tests.reliability.conftest import API_KEY, Server
 
 ROOT = Path(__file__).resolve().parents[2]
-OUTPUT = Path(os.environ.get("HAILO_FACE_TEST_OUTPUT", ROOT / "build" / "test-output")) / "browser"
+OUTPUT = Path(os.environ.get("TEST_OUTPUT_DIR", ROOT / "build" / "test-output")) / "browser"
 DEADLINE_S = 30.0
 DESKTOP = (1280, 900)
 PHONE = (360, 760)
@@ -130,7 +130,7 @@ def browser() -> Iterator[Browser]:
     found = _chromium()
     if found is None:
         message = "Chromium and chromedriver are needed (apt-get install chromium chromium-driver)"
-        if os.environ.get("HAILO_FACE_REQUIRE_BROWSER") == "1":
+        if os.environ.get("REQUIRE_BROWSER_TESTS") == "1":
             pytest.fail(message)
         pytest.skip(message)
     binary, driver_path = found
