@@ -7,6 +7,7 @@ own.  Every failure is one of the exceptions below.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -112,6 +113,100 @@ class FaceSample:
 
 
 @dataclass(frozen=True)
+class Fallback:
+    """Why the server runs on another backend than the one wanted (e.g. another app holds the Hailo)."""
+
+    wanted: str
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Health:
+    """``/health``: the server's status, what it runs on, and why it is degraded or fell back."""
+
+    status: str  # starting, ok, degraded or error
+    version: str
+    backend: str | None
+    device: str | None
+    problem: str | None
+    fallback: Fallback | None
+    identities: int | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Health:
+        fallback = data.get("fallback")
+        identities = data.get("identities")
+        return cls(
+            status=str(data.get("status", "error")),
+            version=str(data.get("version", "")),
+            backend=data.get("backend"),
+            device=data.get("device"),
+            problem=data.get("problem") or data.get("error"),
+            fallback=Fallback(
+                str(fallback.get("from", "")), str(fallback.get("code", "")), str(fallback.get("reason", ""))
+            )
+            if isinstance(fallback, dict)
+            else None,
+            identities=int(identities) if identities is not None else None,
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """``/v1/info``: who the server is (its id outlives address changes) and what it runs."""
+
+    server_id: str
+    version: str
+    backend: str
+    device: str
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ServerInfo:
+        return cls(
+            server_id=str(data["server_id"]),
+            version=str(data.get("version", "")),
+            backend=str(data.get("backend", "")),
+            device=str(data.get("device", "")),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class PersonSeen:
+    """Where and when the cameras last saw a person (``/v1/sightings/summary``)."""
+
+    identity_id: int
+    name: str
+    last_seen: datetime
+    source: str
+    confidence: float
+    sighting_id: int
+
+
+@dataclass(frozen=True)
+class Labelled:
+    identity: Identity
+    created: bool
+    face_ids: list[int]
+    sighting_ids: list[int]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    rejected: Identity
+    negative_id: int
+    relabelled: Labelled | None
+
+
+def _timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
 class Identity:
     id: int
     name: str
@@ -119,15 +214,20 @@ class Identity:
     created_at: str
     updated_at: str
     samples: list[FaceSample] | None = None  # only in listings
+    kind: str = "person"  # or "ignored": a poster or TV face the owner chose to ignore
+    avatar_face_id: int | None = None  # the sample to show for them (listings of servers with a web page)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Identity:
+        avatar = data.get("avatar_face_id")
         return cls(
             id=int(data["id"]),
             name=str(data["name"]),
             faces=int(data["faces"]),
             created_at=str(data["created_at"]),
             updated_at=str(data["updated_at"]),
+            kind=str(data.get("kind", "person")),
+            avatar_face_id=int(avatar) if avatar is not None else None,
             samples=[
                 FaceSample(int(s["id"]), str(s["model"]), bool(s["usable"]), str(s["created_at"]))
                 for s in data["samples"]
@@ -229,15 +329,13 @@ class HailoFaceClient:
 
     # Server
 
-    async def health(self) -> dict[str, Any]:
+    async def health(self) -> Health:
         """``/health``, also while the server starts, is degraded or failed (it then answers 503)."""
-        health: dict[str, Any] = await self._request("GET", "/health", body_on_error=frozenset({503}))
-        return health
+        return Health.from_json(await self._request("GET", "/health", body_on_error=frozenset({503})))
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> ServerInfo:
         """``/v1/info``: models, thresholds, limits and the server's id (needs the API key)."""
-        info: dict[str, Any] = await self._request("GET", "/v1/info")
-        return info
+        return ServerInfo.from_json(await self._request("GET", "/v1/info"))
 
     # Images
 
@@ -296,8 +394,9 @@ class HailoFaceClient:
         identity = Identity.from_json(body["identity"])
         return TaughtFace(identity, int(body["face_id"]), bool(body["created"]), list(body["face"]["bbox"]))
 
-    async def list_identities(self) -> list[Identity]:
-        body = await self._request("GET", "/v1/database/list")
+    async def list_identities(self, kind: str = "person") -> list[Identity]:
+        """People (``kind`` person), ignored faces (ignored) or both (all)."""
+        body = await self._request("GET", "/v1/database/list", params={"kind": kind} if kind != "person" else None)
         return [Identity.from_json(item) for item in body["identities"]]
 
     async def delete_identity(self, name: str) -> Identity:
@@ -317,3 +416,55 @@ class HailoFaceClient:
             "GET", f"/v1/database/{self._path_name(name)}/faces/{int(face_id)}/image", expect_json=False
         )
         return image
+
+    # What the cameras saw
+
+    async def people_seen(self) -> list[PersonSeen]:
+        """Each person's last sighting: when, by which camera, how sure."""
+        body = await self._request("GET", "/v1/sightings/summary")
+        return [
+            PersonSeen(
+                identity_id=int(p["identity_id"]),
+                name=str(p["name"]),
+                last_seen=_timestamp(str(p["last_seen"])),
+                source=str(p["source"]),
+                confidence=float(p["confidence"]),
+                sighting_id=int(p["sighting_id"]),
+            )
+            for p in body["people"]
+        ]
+
+    async def sighting_image(self, sighting_id: int) -> bytes:
+        """The JPEG crop of a face the server kept."""
+        image: bytes = await self._request("GET", f"/v1/sightings/{int(sighting_id)}/image", expect_json=False)
+        return image
+
+    async def label_sightings(self, sighting_ids: list[int], name: str) -> Labelled:
+        body = await self._request(
+            "POST", "/v1/sightings/label", json={"sighting_ids": [int(i) for i in sighting_ids], "name": name}
+        )
+        return _labelled(body)
+
+    async def label_cluster(self, cluster_id: int, name: str) -> Labelled:
+        return _labelled(await self._request("POST", f"/v1/clusters/{int(cluster_id)}/label", json={"name": name}))
+
+    async def reject(self, sighting_id: int, name: str | None = None) -> Rejected:
+        """Not this person; with ``name``, who it really is (taught at once)."""
+        body = await self._request(
+            "POST", f"/v1/sightings/{int(sighting_id)}/reject", json={"name": name} if name else {}
+        )
+        relabelled = body.get("relabelled")
+        return Rejected(
+            rejected=Identity.from_json(body["rejected"]),
+            negative_id=int(body["negative"]["id"]),
+            relabelled=_labelled(relabelled) if relabelled else None,
+        )
+
+
+def _labelled(body: dict[str, Any]) -> Labelled:
+    return Labelled(
+        identity=Identity.from_json(body["identity"]),
+        created=bool(body["created"]),
+        face_ids=[int(i) for i in body["face_ids"]],
+        sighting_ids=[int(i) for i in body["sighting_ids"]],
+    )

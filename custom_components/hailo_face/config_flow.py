@@ -23,13 +23,18 @@ from homeassistant.helpers.service_info.hassio import HassioServiceInfo
 
 from .api import AuthFailed, CannotConnect, HailoFaceClient, HailoFaceError
 from .const import (
+    CONF_ADDON_SLUG,
     CONF_CAMERAS,
     CONF_CONFIDENCE,
+    CONF_EVENT_COOLDOWN,
     CONF_MAX_FACES,
     CONF_SCAN_INTERVAL,
+    CONF_SEEN_MINUTES,
     DEFAULT_CONFIDENCE,
+    DEFAULT_EVENT_COOLDOWN,
     DEFAULT_MAX_FACES,
     DEFAULT_SCAN_INTERVAL,
+    DEFAULT_SEEN_MINUTES,
     DEFAULT_TITLE,
     DEFAULT_URL,
     DOMAIN,
@@ -68,6 +73,16 @@ def options_schema(options: dict[str, Any]) -> vol.Schema:
                     min=MAX_FACES_RANGE[0], max=MAX_FACES_RANGE[1], step=1, mode=NumberSelectorMode.BOX
                 )
             ),
+            vol.Required(
+                CONF_EVENT_COOLDOWN, default=options.get(CONF_EVENT_COOLDOWN, DEFAULT_EVENT_COOLDOWN)
+            ): NumberSelector(
+                NumberSelectorConfig(min=0, max=3600, step=1, unit_of_measurement="s", mode=NumberSelectorMode.BOX)
+            ),
+            vol.Required(
+                CONF_SEEN_MINUTES, default=options.get(CONF_SEEN_MINUTES, DEFAULT_SEEN_MINUTES)
+            ): NumberSelector(
+                NumberSelectorConfig(min=1, max=1440, step=1, unit_of_measurement="min", mode=NumberSelectorMode.BOX)
+            ),
         }
     )
 
@@ -78,6 +93,8 @@ def clean_options(user_input: dict[str, Any]) -> dict[str, Any]:
         CONF_CONFIDENCE: float(user_input[CONF_CONFIDENCE]),
         CONF_SCAN_INTERVAL: int(user_input[CONF_SCAN_INTERVAL]),
         CONF_MAX_FACES: int(user_input[CONF_MAX_FACES]),
+        CONF_EVENT_COOLDOWN: int(user_input.get(CONF_EVENT_COOLDOWN, DEFAULT_EVENT_COOLDOWN)),
+        CONF_SEEN_MINUTES: int(user_input.get(CONF_SEEN_MINUTES, DEFAULT_SEEN_MINUTES)),
     }
 
 
@@ -102,7 +119,7 @@ class HailoFaceConfigFlow(ConfigFlow, domain=DOMAIN):
         """Connect with these settings and return the server's id."""
         client = HailoFaceClient(url, api_key or None, async_get_clientsession(self.hass))
         info = await client.info()
-        return str(info["server_id"])
+        return info.server_id
 
     async def _check(self, user_input: dict[str, Any], errors: dict[str, str]) -> str | None:
         try:
@@ -141,6 +158,7 @@ class HailoFaceConfigFlow(ConfigFlow, domain=DOMAIN):
         connection = {
             CONF_URL: f"http://{config['host']}:{config['port']}",
             CONF_API_KEY: str(config.get("api_key") or ""),
+            CONF_ADDON_SLUG: discovery_info.slug,  # its web page is this app's sidebar panel (ingress)
         }
         try:
             server_id = await self._server_id(connection[CONF_URL], connection[CONF_API_KEY])

@@ -1,22 +1,43 @@
-"""Polls the server's /health: reachability, status and the number of known people."""
+"""Two coordinators: the server's /health (reachability, status, repairs) and its people.
+
+The health coordinator raises a repair issue while the server runs degraded or
+fell back to the CPU, with the server's reason, and clears it when it recovers.
+The people coordinator keeps who is known and when each was last seen.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
-from .api import HailoFaceClient, HailoFaceError
-from .const import DOMAIN, HEALTH_POLL_SECONDS
+from .api import HailoFaceClient, HailoFaceError, Health, Identity, InvalidInput, NotFound, PersonSeen
+from .const import DOMAIN, HEALTH_POLL_SECONDS, PEOPLE_POLL_SECONDS
+
+if TYPE_CHECKING:
+    from .data import HailoFaceConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 
+ISSUE_DEGRADED = "degraded"
+ISSUE_FALLBACK = "fallback"
 
-class HailoFaceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
-    def __init__(self, hass: HomeAssistant, entry: Any, client: HailoFaceClient) -> None:
+
+def _update_failed(err: HailoFaceError) -> UpdateFailed:
+    return UpdateFailed(
+        translation_domain=DOMAIN, translation_key="cannot_connect", translation_placeholders={"error": err.message}
+    )
+
+
+class HailoFaceCoordinator(DataUpdateCoordinator[Health]):
+    config_entry: HailoFaceConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: HailoFaceConfigEntry, client: HailoFaceClient) -> None:
         super().__init__(
             hass,
             _LOGGER,
@@ -26,12 +47,77 @@ class HailoFaceCoordinator(DataUpdateCoordinator[dict[str, Any]]):
         )
         self.client = client
 
-    async def _async_update_data(self) -> dict[str, Any]:
+    async def _async_update_data(self) -> Health:
         try:
-            return await self.client.health()
+            health = await self.client.health()
         except HailoFaceError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="cannot_connect",
-                translation_placeholders={"error": err.message},
-            ) from err
+            raise _update_failed(err) from err
+        self._repairs(health)
+        return health
+
+    def _repairs(self, health: Health) -> None:
+        entry_id = self.config_entry.entry_id
+        fallback = health.fallback
+        if fallback is not None:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                f"{ISSUE_FALLBACK}_{entry_id}",
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=ISSUE_FALLBACK,
+                translation_placeholders={"wanted": fallback.wanted, "reason": fallback.reason},
+                learn_more_url="https://github.com/hailo-face/hailo-face/blob/main/addon/DOCS.md#one-app-at-a-time-on-the-hailo",
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, f"{ISSUE_FALLBACK}_{entry_id}")
+        if health.status == "degraded":
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                f"{ISSUE_DEGRADED}_{entry_id}",
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=ISSUE_DEGRADED,
+                translation_placeholders={"problem": health.problem or "-"},
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, f"{ISSUE_DEGRADED}_{entry_id}")
+
+
+@dataclass(frozen=True)
+class Person:
+    identity: Identity
+    seen: PersonSeen | None
+
+
+@dataclass(frozen=True)
+class People:
+    by_id: dict[int, Person]
+
+
+class PeopleCoordinator(DataUpdateCoordinator[People]):
+    """Who the server knows (taught here, on the web page or anywhere) and when each was last seen."""
+
+    config_entry: HailoFaceConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: HailoFaceConfigEntry, client: HailoFaceClient) -> None:
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} people",
+            update_interval=timedelta(seconds=PEOPLE_POLL_SECONDS),
+        )
+        self.client = client
+
+    async def _async_update_data(self) -> People:
+        try:
+            identities = await self.client.list_identities()
+            try:
+                seen = {p.identity_id: p for p in await self.client.people_seen()}
+            except (NotFound, InvalidInput):  # the server keeps no sightings (sightings off, or older)
+                seen = {}
+        except HailoFaceError as err:
+            raise _update_failed(err) from err
+        return People({i.id: Person(i, seen.get(i.id)) for i in identities})

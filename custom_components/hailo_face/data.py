@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeAlias
 
 from homeassistant.config_entries import ConfigEntry
 
-from .api import HailoFaceClient
+from .api import HailoFaceClient, ServerInfo
 
 if TYPE_CHECKING:
-    from .coordinator import HailoFaceCoordinator
+    from .coordinator import HailoFaceCoordinator, PeopleCoordinator
+    from .scanner import CameraScanner
 
 
 @dataclass
 class HailoFaceData:
     client: HailoFaceClient
     coordinator: HailoFaceCoordinator
-    server_info: dict[str, Any]
+    people: PeopleCoordinator
+    server_info: ServerInfo
+    scanners: dict[str, CameraScanner] = field(default_factory=dict)  # by camera entity id
+    server_device_id: str = ""  # the server's device in the registry: cameras and people hang from it
 
     @property
     def server_id(self) -> str:
-        return str(self.server_info["server_id"])
+        return self.server_info.server_id
 
 
 HailoFaceConfigEntry: TypeAlias = ConfigEntry[HailoFaceData]

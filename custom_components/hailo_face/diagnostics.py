@@ -28,8 +28,8 @@ async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: HailoFa
         identities = f"unavailable: {err.message}"
     return {
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
-        "server_info": data.server_info,
-        "health": data.coordinator.data,
+        "server_info": data.server_info.raw,
+        "health": data.coordinator.data.raw if data.coordinator.data else None,
         "last_update_success": data.coordinator.last_update_success,
         "identities": identities,
     }

@@ -1,4 +1,4 @@
-"""Actions: teach a face, forget a person or one sample, list who is known."""
+"""Actions: teach a face, forget a person or one sample, list who is known, label what the cameras saw, reject."""
 
 from __future__ import annotations
 
@@ -26,14 +26,19 @@ from .api import (
 )
 from .const import (
     ATTR_CAMERA,
+    ATTR_CLUSTER_ID,
     ATTR_CONFIG_ENTRY_ID,
     ATTR_FACE_ID,
     ATTR_FILE,
     ATTR_LARGEST_FACE,
     ATTR_NAME,
+    ATTR_SIGHTING_ID,
+    ATTR_SIGHTING_IDS,
     DOMAIN,
     SERVICE_FORGET,
+    SERVICE_LABEL,
     SERVICE_LIST,
+    SERVICE_REJECT,
     SERVICE_TEACH,
 )
 from .data import HailoFaceConfigEntry
@@ -54,6 +59,17 @@ FORGET_SCHEMA = vol.Schema(
     {vol.Required(ATTR_NAME): cv.string, vol.Optional(ATTR_FACE_ID): cv.positive_int, **ENTRY_FIELD}
 )
 LIST_SCHEMA = vol.Schema(ENTRY_FIELD)
+LABEL_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_NAME): cv.string,
+        vol.Exclusive(ATTR_SIGHTING_IDS, "what"): vol.All(cv.ensure_list, [cv.positive_int], vol.Length(min=1)),
+        vol.Exclusive(ATTR_CLUSTER_ID, "what"): cv.positive_int,
+        **ENTRY_FIELD,
+    }
+)
+REJECT_SCHEMA = vol.Schema(
+    {vol.Required(ATTR_SIGHTING_ID): cv.positive_int, vol.Optional(ATTR_NAME): cv.string, **ENTRY_FIELD}
+)
 
 
 def _invalid(key: str, **placeholders: Any) -> ServiceValidationError:
@@ -202,7 +218,62 @@ async def _list(call: ServiceCall) -> ServiceResponse:
     return {"identities": [identity_response(identity) for identity in identities]}
 
 
+async def _label(call: ServiceCall) -> ServiceResponse:
+    """Name faces the cameras saw: sightings by id, or a whole unknown-face cluster."""
+    entry = _entry(call.hass, call)
+    client = entry.runtime_data.client
+    name = call.data[ATTR_NAME]
+    sighting_ids, cluster_id = call.data.get(ATTR_SIGHTING_IDS), call.data.get(ATTR_CLUSTER_ID)
+    if (sighting_ids is None) == (cluster_id is None):
+        raise _invalid("sightings_or_cluster")
+    try:
+        if cluster_id is not None:
+            labelled = await client.label_cluster(cluster_id, name)
+        else:
+            labelled = await client.label_sightings(list(sighting_ids or []), name)
+    except NotFound as err:
+        what = f"cluster {cluster_id}" if cluster_id is not None else f"sightings {sighting_ids}"
+        raise _invalid("unknown_sighting", what=what) from err
+    except HailoFaceError as err:
+        _raise_for(err, entry, name)
+        raise
+    await entry.runtime_data.people.async_request_refresh()
+    return {
+        "identity": identity_response(labelled.identity),
+        "created": labelled.created,
+        "face_ids": list[Any](labelled.face_ids),
+        "sighting_ids": list[Any](labelled.sighting_ids),
+    }
+
+
+async def _reject(call: ServiceCall) -> ServiceResponse:
+    """Not this person: the sighting's face becomes a negative sample; with a name, who it really is."""
+    entry = _entry(call.hass, call)
+    sighting_id, name = call.data[ATTR_SIGHTING_ID], call.data.get(ATTR_NAME)
+    try:
+        rejected = await entry.runtime_data.client.reject(sighting_id, name)
+    except NotFound as err:
+        raise _invalid("unknown_sighting", what=f"sighting {sighting_id}") from err
+    except HailoFaceError as err:
+        if err.code == "not_named":
+            raise _invalid("not_named", sighting_id=sighting_id) from err
+        _raise_for(err, entry, name or "")
+        raise
+    await entry.runtime_data.people.async_request_refresh()
+    return {
+        "rejected": identity_response(rejected.rejected),
+        "negative_id": rejected.negative_id,
+        "relabelled": identity_response(rejected.relabelled.identity) if rejected.relabelled else None,
+    }
+
+
 def async_register_services(hass: HomeAssistant) -> None:
+    hass.services.async_register(
+        DOMAIN, SERVICE_LABEL, _label, schema=LABEL_SCHEMA, supports_response=SupportsResponse.OPTIONAL
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_REJECT, _reject, schema=REJECT_SCHEMA, supports_response=SupportsResponse.OPTIONAL
+    )
     hass.services.async_register(
         DOMAIN, SERVICE_TEACH, _teach, schema=TEACH_SCHEMA, supports_response=SupportsResponse.OPTIONAL
     )

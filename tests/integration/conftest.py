@@ -20,6 +20,7 @@ from custom_components.hailo_face.config_flow import DEFAULT_OPTIONS
 from custom_components.hailo_face.const import CONF_CAMERAS, DOMAIN
 from hailo_face_server.app import create_app
 from hailo_face_server.backends import BackendChoice
+from hailo_face_server.backends.base import Fallback
 from hailo_face_server.backends.cpu import CpuBackend
 from tests.support import SharedBackend, make_config
 
@@ -29,6 +30,19 @@ API_KEY = "test-api-key"
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/hailo_face."""
+
+
+@pytest.fixture(autouse=True)
+def no_deprecation_reports(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Home Assistant reports a deprecated use by an integration in its log ("... will stop working"): none of ours."""
+    yield
+    reports = [
+        record.getMessage()
+        for record in caplog.get_records("call")
+        if "hailo_face" in record.getMessage()
+        and any(word in record.getMessage().lower() for word in ("deprecat", "will stop working", "detected that"))
+    ]
+    assert reports == []
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +63,8 @@ class RunningServer:
     api_key: str
     port: int = 0
     server: TestServer | None = None
+    fallback: Fallback | None = None  # started on the CPU because the wanted backend could not start
+    problem: str | None = None  # what the backend reports as wrong (the server is then degraded)
 
     @property
     def url(self) -> str:
@@ -56,15 +72,15 @@ class RunningServer:
 
     async def start(self) -> None:
         config = make_config(self.data_dir, server__api_key=self.api_key)
-        shared = SharedBackend(self.backend)
-        app = create_app(config, backend_factory=lambda _config: BackendChoice(shared))
+        shared = SharedBackend(self.backend) if self.problem is None else TroubledBackend(self.backend, self.problem)
+        app = create_app(config, backend_factory=lambda _config: BackendChoice(shared, self.fallback))
         self.server = TestServer(app, host="127.0.0.1", port=self.port or None)
         await self.server.start_server()
         self.port = self.server.port or 0
         async with aiohttp.ClientSession() as session:
             for _ in range(600):
                 async with session.get(f"{self.url}/health") as response:
-                    if response.status == 200:
+                    if (await response.json())["status"] in ("ok", "degraded"):  # started (degraded: 503)
                         return
                 await asyncio.sleep(0.05)
         raise AssertionError("the Hailo Face server did not become ready")
@@ -99,6 +115,18 @@ class RunningServer:
             assert response.status == 201, await response.text()
             body: dict[str, Any] = await response.json()
             return body
+
+
+class TroubledBackend(SharedBackend):
+    """The CPU backend reporting a problem, as the Hailo backend does when its device fails."""
+
+    def __init__(self, backend: CpuBackend, problem: str) -> None:
+        super().__init__(backend)
+        self._problem = problem
+
+    @property
+    def problem(self) -> str | None:
+        return self._problem
 
 
 @pytest.fixture

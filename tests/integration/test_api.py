@@ -43,9 +43,9 @@ async def test_every_call_against_the_real_server(hailo_server: RunningServer, f
     async with aiohttp.ClientSession() as session:
         client = HailoFaceClient(hailo_server.url, hailo_server.api_key, session)
         health = await client.health()
-        assert health["status"] == "ok"
+        assert (health.status, health.backend, health.fallback, health.problem) == ("ok", "cpu", None, None)
         info = await client.info()
-        assert info["server_id"] == health["server_id"]
+        assert info.server_id == health.raw["server_id"] and info.backend == "cpu"
         for name in PEOPLE[:3]:
             taught = await client.add_face(name, faces.person(name, 1).read_bytes())
             assert taught.created and taught.identity.name == name and taught.face_id > 0
@@ -94,7 +94,7 @@ async def test_errors_become_the_clients_exceptions(hailo_server: RunningServer,
         wrong_key = HailoFaceClient(hailo_server.url, "wrong", session)
         with pytest.raises(AuthFailed):
             await wrong_key.info()
-        assert (await wrong_key.health())["status"] == "ok"  # /health needs no key
+        assert (await wrong_key.health()).status == "ok"  # /health needs no key
 
 
 async def test_a_busy_server_is_server_busy(hailo_server: RunningServer, faces: Faces) -> None:
@@ -128,3 +128,38 @@ async def test_an_unreachable_server_is_cannot_connect(hailo_server: RunningServ
             await client.info()
         with pytest.raises(CannotConnect):
             await client.health()
+
+
+async def test_what_the_cameras_saw_against_the_real_server(hailo_server: RunningServer, faces: Faces) -> None:
+    """Sightings, their crops, labelling (sightings or a cluster), "not this person" and last-seen."""
+    async with aiohttp.ClientSession() as session:
+        client = HailoFaceClient(hailo_server.url, hailo_server.api_key, session)
+        await client.add_face("amy", faces.person("amy", 1).read_bytes())
+        assert await client.people_seen() == []
+        # Stuart at the door: unknown, kept as sightings; named from one of them.
+        seen = [
+            (await client.recognize(faces.person("stuart", n).read_bytes(), source="camera.door")).faces[0]
+            for n in (2, 3)
+        ]
+        assert all(face.outcome == "unknown" and face.sighting_id for face in seen)
+        crop = await client.sighting_image(seen[0].sighting_id or 0)
+        assert crop.startswith(b"\xff\xd8")
+        labelled = await client.label_sightings([seen[0].sighting_id or 0], "stuart")
+        assert labelled.created and labelled.identity.name == "stuart" and labelled.face_ids
+        # A wrong name at a lenient threshold, rejected with who it really is.
+        wrong = await client.recognize(faces.person("penny", 1).read_bytes(), threshold=0.0, source="camera.door")
+        face = wrong.faces[0]
+        assert face.outcome == "named" and face.sighting_id is not None
+        rejected = await client.reject(face.sighting_id, "penny")
+        assert rejected.rejected.name == face.name and rejected.relabelled is not None
+        assert rejected.relabelled.identity.name == "penny" and rejected.negative_id > 0
+        named = (await client.recognize(faces.person("amy", 2).read_bytes(), source="camera.garden")).faces[0]
+        assert named.name == "amy"
+        last = {p.name: p for p in await client.people_seen()}
+        assert last["amy"].source == "camera.garden" and last["amy"].last_seen.tzinfo is not None
+        with pytest.raises(NotFound):
+            await client.label_cluster(999, "x")
+        with pytest.raises(NotFound):
+            await client.reject(999)
+        people = await client.list_identities()
+        assert all(p.kind == "person" and p.avatar_face_id is not None for p in people)

@@ -17,6 +17,7 @@ from custom_components.hailo_face.const import (
     DOMAIN,
 )
 from tests.integration.conftest import CameraFactory, RunningServer, mock_entry, set_up
+from tests.integration.devices import device
 from tests.support import Faces
 
 
@@ -112,7 +113,16 @@ async def test_the_add_on_is_discovered_and_confirmed(
     assert result["step_id"] == "cameras"
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_CAMERAS: [camera]})
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"] == {CONF_URL: hailo_server.url, CONF_API_KEY: hailo_server.api_key}
+    assert result["data"] == {
+        CONF_URL: hailo_server.url,
+        CONF_API_KEY: hailo_server.api_key,
+        "addon_slug": "hailo_face",
+    }
+    # The server's device opens the app's web page in the sidebar (ingress).
+    await hass.async_block_till_done()
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    server = device(hass, entry.unique_id or "")
+    assert server is not None and server.configuration_url == "homeassistant://hassio/ingress/hailo_face"
 
 
 async def test_a_rediscovered_add_on_updates_the_entry(hass: HomeAssistant, hailo_server: RunningServer) -> None:
@@ -125,7 +135,8 @@ async def test_a_rediscovered_add_on_updates_the_entry(hass: HomeAssistant, hail
         DOMAIN, context={"source": config_entries.SOURCE_HASSIO}, data=discovery(hailo_server)
     )
     assert (result["type"], result["reason"]) == (FlowResultType.ABORT, "already_configured")
-    assert entry.data == {CONF_URL: hailo_server.url, CONF_API_KEY: hailo_server.api_key}
+    # A manually added server that turns out to be the app learns its panel too.
+    assert entry.data == {CONF_URL: hailo_server.url, CONF_API_KEY: hailo_server.api_key, "addon_slug": "hailo_face"}
 
 
 async def test_a_discovered_add_on_that_does_not_answer_aborts(
@@ -214,10 +225,24 @@ async def test_options_apply_without_a_restart(
     assert (result["type"], result["step_id"]) == (FlowResultType.FORM, "init")
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_CAMERAS: [yard], CONF_CONFIDENCE: 75, CONF_SCAN_INTERVAL: 0, CONF_MAX_FACES: 3},
+        {
+            CONF_CAMERAS: [yard],
+            CONF_CONFIDENCE: 75,
+            CONF_SCAN_INTERVAL: 0,
+            CONF_MAX_FACES: 3,
+            "event_cooldown": 30,
+            "seen_minutes": 5,
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert entry.options == {CONF_CAMERAS: [yard], CONF_CONFIDENCE: 75.0, CONF_SCAN_INTERVAL: 0, CONF_MAX_FACES: 3}
+    assert entry.options == {
+        CONF_CAMERAS: [yard],
+        CONF_CONFIDENCE: 75.0,
+        CONF_SCAN_INTERVAL: 0,
+        CONF_MAX_FACES: 3,
+        "event_cooldown": 30,
+        "seen_minutes": 5,
+    }
     assert hass.states.get("image_processing.hailo_face_yard_faces").state != "unavailable"
     assert hass.states.get("image_processing.hailo_face_door_faces") is None

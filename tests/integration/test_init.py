@@ -28,9 +28,22 @@ async def test_setup_creates_the_device_and_every_entity_and_unload_removes_them
     assert entry.entry_id in component._platforms
     entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
     assert sorted(e.entity_id for e in entities) == sorted(
-        ["binary_sensor.hailo_face_server", "sensor.hailo_face_known_people", CAMERA_ENTITY]
+        [
+            "binary_sensor.hailo_face_server",
+            "sensor.hailo_face_known_people",
+            CAMERA_ENTITY,
+            # The camera's own device: its face event, its last face, its last frame (disabled by default).
+            "event.front_door_face",
+            "image.front_door_last_face",
+            "image.front_door_last_frame",
+        ]
     )
-    device = dr.async_get(hass).async_get(entities[0].device_id)
+    by_id = {e.entity_id: e for e in entities}
+    assert by_id["image.front_door_last_frame"].disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    camera_device = dr.async_get(hass).async_get(by_id["event.front_door_face"].device_id)
+    assert camera_device is not None and camera_device.name == "Front door"
+    device = dr.async_get(hass).async_get(by_id["binary_sensor.hailo_face_server"].device_id)
+    assert camera_device.via_device_id == device.id
     assert device is not None
     assert (device.name, device.manufacturer, device.sw_version) == ("Hailo Face", "Hailo Face", "0.1.0")
     assert device.model == "CPU"

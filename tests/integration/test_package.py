@@ -50,7 +50,7 @@ def test_every_action_and_field_is_translated_and_has_an_icon() -> None:
     services = load(PACKAGE / "services.yaml")
     strings = load(PACKAGE / "strings.json")["services"]
     icons = load(PACKAGE / "icons.json")["services"]
-    assert set(services) == set(strings) == set(icons) == {"teach", "forget", "list"}
+    assert set(services) == set(strings) == set(icons) == {"teach", "forget", "list", "label", "reject"}
     for service, spec in services.items():
         assert set(spec["fields"]) == set(strings[service]["fields"]), service
         assert strings[service]["name"] and strings[service]["description"]
