@@ -102,7 +102,7 @@ async def config_flow(session: aiohttp.ClientSession, base: str, handler: str, *
     return result
 
 
-async def demo(base: str, server_url: str) -> None:
+async def demo(base: str, server_url: str) -> None:  # noqa: PLR0915 (one user's session, step by step)
     async with aiohttp.ClientSession() as anonymous:
         access = await token(anonymous, base)
     headers = {"Authorization": f"Bearer {access}"}
@@ -121,7 +121,10 @@ async def demo(base: str, server_url: str) -> None:
         assert created["type"] == "create_entry", created
         await asyncio.sleep(2)
         states = await (await session.get(f"{base}/api/states")).json()
-        print("Entities:", sorted(s["entity_id"] for s in states if "hailo_face" in s["entity_id"]))
+        print(
+            "Entities:",
+            sorted(s["entity_id"] for s in states if "hailo_face" in s["entity_id"] or "front_door_" in s["entity_id"]),
+        )
 
         async def call(domain: str, service: str, data: dict[str, Any], response: bool = False) -> Any:
             url = f"{base}/api/services/{domain}/{service}" + ("?return_response" if response else "")
@@ -140,11 +143,20 @@ async def demo(base: str, server_url: str) -> None:
             assert (await ws.receive_json())["type"] == "auth_ok"
             await ws.send_json({"id": 1, "type": "subscribe_events", "event_type": "image_processing.detect_face"})
             await ws.receive_json()
-            for photo in ("people/penny/penny2.png", "groups/bbt3.jpg"):
+
+            async def entity(entity_id: str) -> dict[str, Any]:
+                found: dict[str, Any] = await (await session.get(f"{base}/api/states/{entity_id}")).json()
+                return found
+
+            states = await (await session.get(f"{base}/api/states")).json()
+            print("Penny's device:", sorted(s["entity_id"] for s in states if "penny" in s["entity_id"]))
+            print("Penny's last seen before:", (await entity("sensor.penny_last_seen"))["state"])
+            # Penny stays at the door for three scans, then a group passes.
+            for photo in ("people/penny/penny2.png",) * 3 + ("groups/bbt3.jpg",):
                 camera = {"entity_id": "camera.front_door", "file_path": str(FACES / photo)}
                 await call("local_file", "update_file_path", camera)
                 await call("image_processing", "scan", {"entity_id": ENTITY})
-                state = await (await session.get(f"{base}/api/states/{ENTITY}")).json()
+                state = await entity(ENTITY)
                 print(f"Camera shows {photo}: state {state['state']!r}, {state['attributes']['total_faces']} faces")
                 try:
                     while True:
@@ -152,6 +164,21 @@ async def demo(base: str, server_url: str) -> None:
                         print("  detect_face event:", json.dumps(message["event"]["data"]))
                 except TimeoutError:
                     pass
+                face_event = await entity("event.front_door_face")
+                attributes = face_event["attributes"]
+                print(
+                    f"  event.front_door_face last fired {face_event['state']}: "
+                    f"{attributes.get('event_type')} {attributes.get('name')!r} "
+                    f"(sighting {attributes.get('sighting_id')})"
+                )
+            picture = (await entity("image.front_door_last_face"))["attributes"]["entity_picture"]
+            async with session.get(f"{base}{picture}") as answer:
+                jpeg = await answer.read()
+            is_jpeg = jpeg[:2] == b"\xff\xd8"
+            print(f"image.front_door_last_face serves {answer.content_type}, {len(jpeg)} bytes, JPEG: {is_jpeg}")
+            seen = await entity("sensor.penny_last_seen")
+            print("Penny's last seen after:", seen["state"], seen["attributes"].get("camera"))
+            print("Penny seen recently:", (await entity("binary_sensor.penny_seen_recently"))["state"])
         listing = await call("hailo_face", "list", {}, response=True)
         print("Known:", [i["name"] for i in listing["service_response"]["identities"]])
 

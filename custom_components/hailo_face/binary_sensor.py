@@ -19,6 +19,9 @@ from .data import HailoFaceConfigEntry
 from .entity import HailoFaceEntity, person_device_info
 from .people import PersonEntities
 
+# Coordinator-driven: nothing polls on its own.
+PARALLEL_UPDATES = 0
+
 
 async def async_setup_entry(
     hass: HomeAssistant, entry: HailoFaceConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback

@@ -28,6 +28,9 @@ from .data import HailoFaceConfigEntry
 from .entity import camera_device_info
 from .scanner import CameraScanner, Scan
 
+# Coordinator-driven: nothing polls on its own.
+PARALLEL_UPDATES = 0
+
 ATTR_CONFIDENCE = "confidence"
 ATTR_CAMERA = "camera"
 

@@ -21,6 +21,9 @@ from .entity import camera_device_info, person_device_info
 from .people import PersonEntities
 from .scanner import CameraScanner, Scan
 
+# Coordinator-driven: nothing polls on its own.
+PARALLEL_UPDATES = 0
+
 
 @dataclass(frozen=True, kw_only=True)
 class CameraImageDescription(ImageEntityDescription):

@@ -32,6 +32,9 @@ from .data import HailoFaceConfigEntry
 from .entity import HailoFaceEntity
 from .scanner import Scan
 
+# Scans are serialised per camera by its scanner; coordinator entities never poll.
+PARALLEL_UPDATES = 0
+
 _LOGGER = logging.getLogger(__name__)
 
 ATTR_CONFIDENCE = "confidence"

@@ -22,6 +22,9 @@ from .data import HailoFaceConfigEntry
 from .entity import HailoFaceEntity, person_device_info
 from .people import PersonEntities
 
+# Coordinator-driven: nothing polls on its own.
+PARALLEL_UPDATES = 0
+
 
 @dataclass(frozen=True, kw_only=True)
 class PersonSensorDescription(SensorEntityDescription):

@@ -178,6 +178,7 @@ async def _teach(call: ServiceCall) -> ServiceResponse:
         _raise_for(err, entry, name)
         raise
     await entry.runtime_data.coordinator.async_request_refresh()
+    await entry.runtime_data.people.async_request_refresh()  # a new person: their device at once
     return {"face_id": taught.face_id, "created": taught.created, "identity": identity_response(taught.identity)}
 
 
@@ -200,6 +201,7 @@ async def _forget(call: ServiceCall) -> ServiceResponse:
         _raise_for(err, entry, name)
         raise
     await entry.runtime_data.coordinator.async_request_refresh()
+    await entry.runtime_data.people.async_request_refresh()
     return {"identity": identity_response(identity), "removed_face_id": face_id}
 
 

@@ -54,3 +54,35 @@ def test_every_action_and_field_is_translated_and_has_an_icon() -> None:
     for service, spec in services.items():
         assert set(spec["fields"]) == set(strings[service]["fields"]), service
         assert strings[service]["name"] and strings[service]["description"]
+
+
+BRONZE_TO_GOLD = {
+    # Bronze
+    "action-setup", "appropriate-polling", "brands", "common-modules", "config-flow-test-coverage", "config-flow",
+    "dependency-transparency", "docs-actions", "docs-high-level-description", "docs-installation-instructions",
+    "docs-removal-instructions", "entity-event-setup", "entity-unique-id", "has-entity-name", "runtime-data",
+    "test-before-configure", "test-before-setup", "unique-config-entry",
+    # Silver
+    "action-exceptions", "config-entry-unloading", "docs-configuration-parameters", "docs-installation-parameters",
+    "entity-unavailable", "integration-owner", "log-when-unavailable", "parallel-updates", "reauthentication-flow",
+    "test-coverage",
+    # Gold
+    "devices", "diagnostics", "discovery-update-info", "discovery", "docs-data-update", "docs-examples",
+    "docs-known-limitations", "docs-supported-devices", "docs-supported-functions", "docs-troubleshooting",
+    "docs-use-cases", "dynamic-devices", "entity-category", "entity-device-class", "entity-disabled-by-default",
+    "entity-translations", "exception-translations", "icon-translations", "reconfiguration-flow", "repair-issues",
+    "stale-devices",
+}  # fmt: skip
+
+
+def test_the_quality_scale_names_every_rule_and_explains_each_exception() -> None:
+    rules = load(PACKAGE / "quality_scale.yaml")["rules"]
+    assert BRONZE_TO_GOLD <= set(rules)
+    for rule, status in rules.items():
+        if isinstance(status, dict):
+            assert status["status"] in {"exempt", "todo"} and status["comment"].strip(), rule
+        else:
+            assert status == "done", rule
+    # Every platform says how many updates may run at once.
+    for platform in ("binary_sensor", "event", "image", "image_processing", "sensor"):
+        assert "PARALLEL_UPDATES = 0" in (PACKAGE / f"{platform}.py").read_text(), platform
