@@ -102,7 +102,7 @@ async def config_flow(session: aiohttp.ClientSession, base: str, handler: str, *
     return result
 
 
-async def demo(base: str, server_url: str) -> None:  # noqa: PLR0915 (one user's session, step by step)
+async def demo(base: str, server_url: str, last_photo: str | None = None) -> None:  # noqa: PLR0915 (one user's session)
     async with aiohttp.ClientSession() as anonymous:
         access = await token(anonymous, base)
     headers = {"Authorization": f"Bearer {access}"}
@@ -152,7 +152,8 @@ async def demo(base: str, server_url: str) -> None:  # noqa: PLR0915 (one user's
             print("Penny's device:", sorted(s["entity_id"] for s in states if "penny" in s["entity_id"]))
             print("Penny's last seen before:", (await entity("sensor.penny_last_seen"))["state"])
             # Penny stays at the door for three scans, then a group passes.
-            for photo in ("people/penny/penny2.png",) * 3 + ("groups/bbt3.jpg",):
+            photos = ("people/penny/penny2.png",) * 3 + ("groups/bbt3.jpg",) + ((last_photo,) if last_photo else ())
+            for photo in photos:
                 camera = {"entity_id": "camera.front_door", "file_path": str(FACES / photo)}
                 await call("local_file", "update_file_path", camera)
                 await call("image_processing", "scan", {"entity_id": ENTITY})
