@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from hailo_face_server import web as web_page
-from hailo_face_server.api.access import access_middleware
+from hailo_face_server.api.access import LoginThrottle, access_middleware
 from hailo_face_server.api.inputs import BODY_LIMIT, BODY_TIMEOUT
 from hailo_face_server.api.keys import SERVICE
 from hailo_face_server.api.middlewares import (
@@ -38,6 +38,7 @@ STARTUP: web.AppKey[asyncio.Task[None]] = web.AppKey("startup", asyncio.Task)
 
 def create_app(config: Config, backend_factory: Callable[[Config], BackendChoice] = create_backend) -> web.Application:
     service = FaceService(config, backend_factory)
+    throttle = LoginThrottle()  # wrong keys, from the key form and from Authorization headers
     middlewares: list[Middleware] = [
         request_id_middleware,
         metrics_middleware(service.metrics),
@@ -49,6 +50,7 @@ def create_app(config: Config, backend_factory: Callable[[Config], BackendChoice
             public_paths=web_page.is_public_path,
             page_paths=web_page.PAGE_PATHS,
             login_page=web_page.login_page,
+            throttle=throttle,
         ),
     ]
     # aiohttp would answer a body it cannot decompress itself, in plain text: read_body decompresses.
@@ -64,7 +66,7 @@ def create_app(config: Config, backend_factory: Callable[[Config], BackendChoice
     app[BODY_TIMEOUT] = config.server.body_timeout
     for table in (*ROUTE_TABLES, openapi_routes):
         app.add_routes(table)
-    web_page.setup(app, config.server.api_key)
+    web_page.setup(app, config.server.api_key, throttle)
     app.cleanup_ctx.append(_service_lifecycle)
     return app
 

@@ -72,7 +72,10 @@ def address_list(value: Any) -> tuple[str, ...]:
     addresses = []
     for word in word_list(value):
         try:
-            addresses.append(str(ipaddress.ip_address(word)))
+            address = ipaddress.ip_address(word)
+            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+                address = address.ipv4_mapped  # peers are compared in this spelling
+            addresses.append(str(address))
         except ValueError:
             raise vol.Invalid(f"{word!r} is not an IP address") from None
     return tuple(addresses)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_API_KEY, CONF_URL, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
@@ -109,10 +110,12 @@ async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: HailoFaceConfigEntry, device: dr.DeviceEntry
 ) -> bool:
     """A device may be deleted by hand unless it is still in use: the server, a watched camera, a known person."""
+    if entry.state is not ConfigEntryState.LOADED:
+        return True  # nothing is known to be in use while the server is away
     data = entry.runtime_data
     in_use = {data.server_id, *(f"{data.server_id}_{camera}" for camera in data.scanners)}
     if data.people.data is not None:
-        in_use |= {person_identifier(entry, identity_id) for identity_id in data.people.data.by_id}
+        in_use |= {person_identifier(entry, key) for key in data.people.data.by_key}
     return not any(d == DOMAIN and v in in_use for d, v in device.identifiers)
 
 
@@ -122,11 +125,17 @@ async def async_unload_entry(hass: HomeAssistant, entry: HailoFaceConfigEntry) -
     except ValueError:  # the cameras were never set up (setup failed earlier)
         cameras_unloaded = True
     platforms_unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if cameras_unloaded and platforms_unloaded:
+        _delete_issues(hass, entry)  # a disabled or reloading entry reports nothing stale
     return cameras_unloaded and platforms_unloaded
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: HailoFaceConfigEntry) -> None:
     """The entry's repair issues go with it."""
+    _delete_issues(hass, entry)
+
+
+def _delete_issues(hass: HomeAssistant, entry: HailoFaceConfigEntry) -> None:
     for issue in (ISSUE_DEGRADED, ISSUE_FALLBACK):
         ir.async_delete_issue(hass, DOMAIN, f"{issue}_{entry.entry_id}")
 

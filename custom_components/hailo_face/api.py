@@ -358,6 +358,13 @@ class HailoFaceClient:
         body = await self._request(
             "POST", "/v1/recognize", params=params, data=image, content_type=image_content_type(image)
         )
+        try:
+            return self._recognition(body)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ServerError(f"The server's answer to recognize is not what this client knows: {err!r}") from err
+
+    @staticmethod
+    def _recognition(body: Any) -> Recognition:
         faces = [
             RecognizedFace(
                 bbox=[float(v) for v in face["bbox"]],

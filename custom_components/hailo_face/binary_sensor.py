@@ -16,7 +16,7 @@ from homeassistant.util import dt as dt_util
 from .const import CONF_SEEN_MINUTES, DEFAULT_SEEN_MINUTES
 from .coordinator import HailoFaceCoordinator, PeopleCoordinator, Person
 from .data import HailoFaceConfigEntry
-from .entity import HailoFaceEntity, person_device_info
+from .entity import HailoFaceEntity, person_device_info, person_identifier
 from .people import PersonEntities
 
 # Coordinator-driven: nothing polls on its own.
@@ -27,7 +27,7 @@ async def async_setup_entry(
     hass: HomeAssistant, entry: HailoFaceConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
     async_add_entities([HailoFaceServerSensor(entry)])
-    PersonEntities(entry, async_add_entities, lambda person: [SeenRecently(entry, person)]).async_start()
+    PersonEntities(entry, async_add_entities, lambda key, person: [SeenRecently(entry, key, person)]).async_start()
 
 
 class HailoFaceServerSensor(CoordinatorEntity[HailoFaceCoordinator], HailoFaceEntity, BinarySensorEntity):
@@ -62,21 +62,21 @@ class SeenRecently(CoordinatorEntity[PeopleCoordinator], BinarySensorEntity):
     _attr_translation_key = "seen_recently"
     _attr_device_class = BinarySensorDeviceClass.PRESENCE
 
-    def __init__(self, entry: HailoFaceConfigEntry, person: Person) -> None:
+    def __init__(self, entry: HailoFaceConfigEntry, key: str, person: Person) -> None:
         super().__init__(entry.runtime_data.people)
-        self._identity_id = person.identity.id
+        self._key = key
         self._window = timedelta(minutes=int(entry.options.get(CONF_SEEN_MINUTES, DEFAULT_SEEN_MINUTES)))
-        self._attr_unique_id = f"{entry.runtime_data.server_id}_person_{self._identity_id}_seen_recently"
-        self._attr_device_info = person_device_info(entry, self._identity_id, person.identity.name)
+        self._attr_unique_id = f"{person_identifier(entry, key)}_seen_recently"
+        self._attr_device_info = person_device_info(entry, key, person.identity.name)
         self._off_timer: CALLBACK_TYPE | None = None
 
     def _last_seen(self) -> datetime | None:
-        person = self.coordinator.data.by_id.get(self._identity_id)
+        person = self.coordinator.data.by_key.get(self._key)
         return person.seen.last_seen if person and person.seen else None
 
     @property
     def available(self) -> bool:
-        return super().available and self._identity_id in self.coordinator.data.by_id
+        return super().available and self._key in self.coordinator.data.by_key
 
     @property
     def is_on(self) -> bool:

@@ -71,7 +71,7 @@ class HailoFaceCoordinator(DataUpdateCoordinator[Health]):
             )
         else:
             ir.async_delete_issue(self.hass, DOMAIN, f"{ISSUE_FALLBACK}_{entry_id}")
-        if health.status == "degraded":
+        if health.status in ("degraded", "error"):  # running with a problem, or failed to start
             ir.async_create_issue(
                 self.hass,
                 DOMAIN,
@@ -91,9 +91,14 @@ class Person:
     seen: PersonSeen | None
 
 
+def person_key(identity: Identity) -> str:
+    """A person's key here (devices, unique ids): their id, which the server never gives twice."""
+    return str(identity.id)
+
+
 @dataclass(frozen=True)
 class People:
-    by_id: dict[int, Person]
+    by_key: dict[str, Person]
 
 
 class PeopleCoordinator(DataUpdateCoordinator[People]):
@@ -120,4 +125,4 @@ class PeopleCoordinator(DataUpdateCoordinator[People]):
                 seen = {}
         except HailoFaceError as err:
             raise _update_failed(err) from err
-        return People({i.id: Person(i, seen.get(i.id)) for i in identities})
+        return People({person_key(i): Person(i, seen.get(i.id)) for i in identities})

@@ -75,15 +75,16 @@ def camera_device_info(hass: HomeAssistant, entry: HailoFaceConfigEntry, camera:
     )
 
 
-def person_identifier(entry: HailoFaceConfigEntry, identity_id: int) -> str:
-    return f"{entry.runtime_data.server_id}_person_{identity_id}"
+def person_identifier(entry: HailoFaceConfigEntry, key: str) -> str:
+    """The device identifier (and unique-id prefix) of the person with this key (coordinator.person_key)."""
+    return f"{entry.runtime_data.server_id}_person_{key}"
 
 
-def person_device_info(entry: HailoFaceConfigEntry, identity_id: int, name: str) -> DeviceInfo:
+def person_device_info(entry: HailoFaceConfigEntry, key: str, name: str) -> DeviceInfo:
     return _linked_to_server(
         entry,
         DeviceInfo(
-            identifiers={(DOMAIN, person_identifier(entry, identity_id))},
+            identifiers={(DOMAIN, person_identifier(entry, key))},
             name=name,
             manufacturer="Hailo Face",
             model="Known person",

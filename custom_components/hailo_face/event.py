@@ -2,7 +2,7 @@
 
 A person who stays in view fires once, not at every scan: the same person
 (or the same stranger: the server keeps one sighting for a face that stays)
-fires again only after the camera's cooldown. Ignored faces (posters, TVs)
+fires again only after being out of view for the camera's cooldown. Ignored faces (posters, TVs)
 never fire.
 """
 
@@ -51,7 +51,7 @@ class HailoFaceFaceEvent(EventEntity):
         self._attr_event_types = [EVENT_RECOGNIZED, EVENT_UNKNOWN]
         self._scanner = scanner
         self._cooldown_s = float(entry.options.get(CONF_EVENT_COOLDOWN, DEFAULT_EVENT_COOLDOWN))
-        self._fired: dict[str, float] = {}  # person (or stranger's sighting) -> monotonic time of the last event
+        self._seen: dict[str, float] = {}  # person (or stranger's sighting) -> monotonic time last seen
         self._attr_unique_id = f"{entry.runtime_data.server_id}_{scanner.camera}_face_event"
         self._attr_device_info = camera_device_info(hass, entry, scanner.camera)
 
@@ -61,17 +61,21 @@ class HailoFaceFaceEvent(EventEntity):
 
     @callback
     def _scanned(self, scan: Scan) -> None:
+        """Fire for each face not seen within the cooldown; every face seen restarts its cooldown."""
         now = time.monotonic()
-        self._fired = {key: at for key, at in self._fired.items() if now - at < self._cooldown_s}
-        fired = False
+        self._seen = {key: at for key, at in self._seen.items() if now - at < self._cooldown_s}
         for face in scan.faces:
             named = face.outcome == "named" and face.identity_id is not None
-            key = f"person {face.identity_id}" if named else f"sighting {face.sighting_id}"
-            if face.sighting_id is None and not named:
+            if named:
+                key = f"person {face.identity_id}"
+            elif face.sighting_id is not None:
+                key = f"sighting {face.sighting_id}"  # the server keeps one sighting for a stranger who stays
+            else:
                 key = "stranger"  # a server that keeps no sightings: one stranger event per cooldown
-            if key in self._fired:
+            new = key not in self._seen
+            self._seen[key] = now
+            if not new:
                 continue
-            self._fired[key] = now
             self._trigger_event(
                 EVENT_RECOGNIZED if named else EVENT_UNKNOWN,
                 {
@@ -82,6 +86,4 @@ class HailoFaceFaceEvent(EventEntity):
                     ATTR_CAMERA: scan.camera,
                 },
             )
-            fired = True
-        if fired:
-            self.async_write_ha_state()
+            self.async_write_ha_state()  # each event reaches the state machine, not only the last

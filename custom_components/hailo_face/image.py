@@ -17,7 +17,7 @@ from .api import HailoFaceClient, HailoFaceError
 from .const import CONF_CAMERAS
 from .coordinator import PeopleCoordinator, Person
 from .data import HailoFaceConfigEntry
-from .entity import camera_device_info, person_device_info
+from .entity import camera_device_info, person_device_info, person_identifier
 from .people import PersonEntities
 from .scanner import CameraScanner, Scan
 
@@ -46,7 +46,10 @@ async def _last_face(hass: HomeAssistant, client: HailoFaceClient, scan: Scan) -
 
 
 async def _last_frame(hass: HomeAssistant, client: HailoFaceClient, scan: Scan) -> bytes | None:
-    return await hass.async_add_executor_job(draw_faces, scan)
+    try:
+        return await hass.async_add_executor_job(draw_faces, scan)
+    except (OSError, ValueError):  # an image the camera sent that Pillow cannot read: no picture
+        return None
 
 
 def draw_faces(scan: Scan) -> bytes:
@@ -84,7 +87,9 @@ async def async_setup_entry(
         for camera in entry.options.get(CONF_CAMERAS, [])
         for description in CAMERA_IMAGES
     )
-    PersonEntities(entry, async_add_entities, lambda person: [PersonAvatar(hass, entry, person)]).async_start()
+    PersonEntities(
+        entry, async_add_entities, lambda key, person: [PersonAvatar(hass, entry, key, person)]
+    ).async_start()
 
 
 class CameraImage(ImageEntity):
@@ -138,19 +143,19 @@ class PersonAvatar(CoordinatorEntity[PeopleCoordinator], ImageEntity):
     _attr_translation_key = "avatar"
     _attr_content_type = "image/jpeg"
 
-    def __init__(self, hass: HomeAssistant, entry: HailoFaceConfigEntry, person: Person) -> None:
+    def __init__(self, hass: HomeAssistant, entry: HailoFaceConfigEntry, key: str, person: Person) -> None:
         CoordinatorEntity.__init__(self, entry.runtime_data.people)
         ImageEntity.__init__(self, hass)
-        self._identity_id = person.identity.id
+        self._key = key
         self._server = entry.runtime_data.client
-        self._attr_unique_id = f"{entry.runtime_data.server_id}_person_{self._identity_id}_avatar"
-        self._attr_device_info = person_device_info(entry, self._identity_id, person.identity.name)
+        self._attr_unique_id = f"{person_identifier(entry, key)}_avatar"
+        self._attr_device_info = person_device_info(entry, key, person.identity.name)
         self._avatar: tuple[str, int] | None = None
         self._update_avatar(person)
 
     @property
     def available(self) -> bool:
-        return super().available and self._identity_id in self.coordinator.data.by_id
+        return super().available and self._key in self.coordinator.data.by_key
 
     def _update_avatar(self, person: Person) -> None:
         face = person.identity.avatar_face_id
@@ -162,7 +167,7 @@ class PersonAvatar(CoordinatorEntity[PeopleCoordinator], ImageEntity):
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        person = self.coordinator.data.by_id.get(self._identity_id)
+        person = self.coordinator.data.by_key.get(self._key)
         if person is not None:
             self._update_avatar(person)
         super()._handle_coordinator_update()

@@ -26,12 +26,12 @@ class PersonEntities:
         self,
         entry: HailoFaceConfigEntry,
         add: AddConfigEntryEntitiesCallback,
-        make: Callable[[Person], Iterable[Entity]],
+        make: Callable[[str, Person], Iterable[Entity]],
     ) -> None:
         self._entry = entry
         self._add = add
         self._make = make
-        self._known: set[int] = set()
+        self._known: set[str] = set()  # person keys
 
     @callback
     def async_start(self) -> None:
@@ -41,11 +41,11 @@ class PersonEntities:
     @callback
     def _added(self) -> None:
         people = self._entry.runtime_data.people.data
-        new = [person for identity_id, person in people.by_id.items() if identity_id not in self._known]
-        self._known &= set(people.by_id)  # a forgotten person taught again gets new entities
-        self._known |= {person.identity.id for person in new}
+        new = [key for key in people.by_key if key not in self._known]
+        self._known &= set(people.by_key)
+        self._known |= set(new)
         if new:
-            self._add([entity for person in new for entity in self._make(person)])
+            self._add([entity for key in new for entity in self._make(key, people.by_key[key])])
 
 
 @callback
@@ -59,7 +59,7 @@ def async_track_person_devices(hass: HomeAssistant, entry: HailoFaceConfigEntry)
     def sync() -> None:
         if not people.last_update_success:
             return  # an unreachable server forgets no one
-        names = {person_identifier(entry, i): p.identity.name for i, p in people.data.by_id.items()}
+        names = {person_identifier(entry, key): p.identity.name for key, p in people.data.by_key.items()}
         for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
             identifier = next((v for d, v in device.identifiers if d == DOMAIN and v.startswith(prefix)), None)
             if identifier is None:

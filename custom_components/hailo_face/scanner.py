@@ -126,8 +126,10 @@ class CameraScanner:
         self.last = scan
         if scan.faces:
             self.last_with_faces = scan
-            if any(face.outcome == "named" for face in scan.faces):
-                await data.people.async_request_refresh()  # last seen, now
         for listener in list(self._listeners):
             listener(scan)
+        if any(face.outcome == "named" for face in scan.faces):
+            self.entry.async_create_background_task(  # last seen, now; the entities above do not wait for it
+                self.hass, data.people.async_request_refresh(), "hailo_face people after a scan"
+            )
         return scan

@@ -19,7 +19,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .coordinator import HailoFaceCoordinator, PeopleCoordinator, Person
 from .data import HailoFaceConfigEntry
-from .entity import HailoFaceEntity, person_device_info
+from .entity import HailoFaceEntity, person_device_info, person_identifier
 from .people import PersonEntities
 
 # Coordinator-driven: nothing polls on its own.
@@ -55,7 +55,7 @@ async def async_setup_entry(
 ) -> None:
     async_add_entities([HailoFaceIdentitiesSensor(entry)])
     PersonEntities(
-        entry, async_add_entities, lambda person: [PersonSensor(entry, person, d) for d in PERSON_SENSORS]
+        entry, async_add_entities, lambda key, person: [PersonSensor(entry, key, person, d) for d in PERSON_SENSORS]
     ).async_start()
 
 
@@ -76,16 +76,18 @@ class PersonSensor(CoordinatorEntity[PeopleCoordinator], SensorEntity):
     _attr_has_entity_name = True
     entity_description: PersonSensorDescription
 
-    def __init__(self, entry: HailoFaceConfigEntry, person: Person, description: PersonSensorDescription) -> None:
+    def __init__(
+        self, entry: HailoFaceConfigEntry, key: str, person: Person, description: PersonSensorDescription
+    ) -> None:
         super().__init__(entry.runtime_data.people)
         self.entity_description = description
-        self._identity_id = person.identity.id
-        self._attr_unique_id = f"{entry.runtime_data.server_id}_person_{self._identity_id}_{description.key}"
-        self._attr_device_info = person_device_info(entry, self._identity_id, person.identity.name)
+        self._key = key
+        self._attr_unique_id = f"{person_identifier(entry, key)}_{description.key}"
+        self._attr_device_info = person_device_info(entry, key, person.identity.name)
 
     @property
     def _person(self) -> Person | None:
-        return self.coordinator.data.by_id.get(self._identity_id)
+        return self.coordinator.data.by_key.get(self._key)
 
     @property
     def available(self) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import voluptuous as vol
 from homeassistant.components.camera import async_get_image
@@ -106,7 +106,7 @@ def _entry(hass: HomeAssistant, call: ServiceCall) -> HailoFaceConfigEntry:
     return loaded[0]
 
 
-def _raise_for(err: HailoFaceError, entry: HailoFaceConfigEntry, name: str = "") -> None:
+def _raise_for(err: HailoFaceError, entry: HailoFaceConfigEntry, name: str = "") -> NoReturn:
     """Turn a server error into the action error a user reads."""
     if isinstance(err, NoFace):
         raise _invalid("no_face") from err
@@ -193,7 +193,11 @@ async def _forget(call: ServiceCall) -> ServiceResponse:
         else:
             identity = await client.delete_face(name, face_id)
     except NotFound as err:
-        if face_id is not None and await _is_known(client, name):
+        try:
+            known = face_id is not None and await _is_known(client, name)
+        except HailoFaceError as listing_failed:
+            _raise_for(listing_failed, entry, name)
+        if known:
             raise _invalid("unknown_face", name=name, face_id=face_id) from err
         _raise_for(err, entry, name)
         raise

@@ -8,8 +8,9 @@ from http import HTTPStatus
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.event import async_track_state_change_event
 from PIL import Image
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
@@ -61,16 +62,37 @@ async def test_a_person_in_view_fires_once_per_stay(
     assert isinstance(state.attributes["sighting_id"], int)
     fired_at = state.state
 
-    # He stays: more scans within the cooldown fire nothing.
-    for _ in range(3):
+    # He stays for two minutes, scanned every 10 s: nothing more fires.
+    for _ in range(12):
         freezer.tick(timedelta(seconds=10))
         await scan(hass)
         assert hass.states.get(EVENT).state == fired_at
 
-    # Still there after the cooldown: once more.
+    # He leaves; back after the cooldown: a new visit fires.
+    await show(hass, camera, faces.group("no_face.png"))
+    await scan(hass)
     freezer.tick(timedelta(seconds=61))
+    await show(hass, camera, faces.person("leonard", 3))
     await scan(hass)
     assert hass.states.get(EVENT).state != fired_at
+
+
+async def test_two_people_in_one_frame_fire_two_events(
+    hass: HomeAssistant, hailo_server: RunningServer, add_camera: CameraFactory, faces: Faces
+) -> None:
+    camera = await start(hass, hailo_server, add_camera, faces)
+    fired: list[tuple[str, str | None]] = []
+
+    @callback
+    def record(event: Event[EventStateChangedData]) -> None:
+        state = event.data["new_state"]
+        if state is not None and state.state not in ("unknown", "unavailable"):
+            fired.append((state.attributes["event_type"], state.attributes["name"]))
+
+    async_track_state_change_event(hass, [EVENT], record)
+    await show(hass, camera, faces.group("bbt3.jpg"))  # leonard and penny among three strangers
+    await scan(hass)
+    assert sorted(fired) == [("recognized", "leonard"), ("recognized", "penny")] + [("unknown", None)] * 3
 
 
 async def test_a_stranger_fires_unknown_and_someone_else_fires_at_once(

@@ -86,3 +86,13 @@ def test_the_quality_scale_names_every_rule_and_explains_each_exception() -> Non
     # Every platform says how many updates may run at once.
     for platform in ("binary_sensor", "event", "image", "image_processing", "sensor"):
         assert "PARALLEL_UPDATES = 0" in (PACKAGE / f"{platform}.py").read_text(), platform
+
+
+def test_the_brand_images_have_home_assistants_sizes() -> None:
+    from PIL import Image
+
+    brand = PACKAGE / "brand"
+    sizes = {path.name: Image.open(path).size for path in brand.glob("*.png")}
+    assert sizes["icon.png"] == (256, 256) and sizes["icon@2x.png"] == (512, 512)
+    for name in ("logo", "dark_logo"):
+        assert sizes[f"{name}.png"][1] == 128 and sizes[f"{name}@2x.png"][1] == 256

@@ -105,6 +105,24 @@ async def test_people_taught_renamed_and_forgotten_elsewhere_follow(
     assert device(hass, f"{sid}_person_1") is not None  # penny stays
 
 
+async def test_someone_taught_after_the_newest_was_forgotten_is_someone_new(
+    hass: HomeAssistant, hailo_server: RunningServer, add_camera: CameraFactory, faces: Faces
+) -> None:
+    await start(hass, hailo_server, add_camera, faces)
+    sid = await server_id(hass)
+    bob = (await hailo_server.teach("bob", faces.person("howard", 1)))["identity"]["id"]
+    await refresh_people(hass)
+    assert device(hass, f"{sid}_person_{bob}").name == "bob"
+    # Forgotten and someone else taught before the next poll: not bob renamed.
+    await hailo_server.call("DELETE", "/v1/database/bob")
+    carol = (await hailo_server.teach("carol", faces.person("amy", 1)))["identity"]["id"]
+    assert carol != bob
+    await refresh_people(hass)
+    assert device(hass, f"{sid}_person_{bob}") is None
+    assert device(hass, f"{sid}_person_{carol}").name == "carol"
+    assert hass.states.get("sensor.carol_last_seen") is not None
+
+
 async def test_an_unreachable_server_forgets_no_one(
     hass: HomeAssistant, hailo_server: RunningServer, add_camera: CameraFactory, faces: Faces
 ) -> None:

@@ -86,6 +86,17 @@ def test_add_match_rename_delete(gallery: Gallery) -> None:
         gallery.delete_identity("Alicia")
 
 
+def test_a_forgotten_persons_id_is_never_given_again(gallery: Gallery) -> None:
+    """Clients key people by id (Home Assistant's person devices): the next one taught is someone new."""
+    gallery.add("amy", sample(1))
+    bob = gallery.add("bob", sample(2)).identity.id  # the newest: SQLite alone would give his id again
+    gallery.delete_identity("bob")
+    carol = gallery.add("carol", sample(3)).identity.id
+    assert carol > bob
+    gallery.delete_identity("carol")
+    assert gallery.add("dave", sample(4)).identity.id > carol
+
+
 def test_a_failed_write_leaves_nothing_behind(gallery: Gallery) -> None:
     # A NULL model id violates NOT NULL on the sample, after the identity row was inserted.
     broken = NewFace(None, vector(1), b"", [[0.0, 0.0]] * 5, [0, 0, 1, 1], 0.9)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from hailo_face_server.api.access import SESSION_COOKIE, SESSION_SECONDS, Sessions
+from hailo_face_server.api.access import SESSION_COOKIE, SESSION_SECONDS, LoginThrottle, Sessions
 from tests.server.conftest import AppFactory
 from tests.support import Faces
 
@@ -144,13 +144,20 @@ async def test_a_missing_or_wrong_key_is_refused(server: Client) -> None:
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": KEY}, {"Authorization": f"Basic {KEY}"}):
         api = await server.get("/v1/database/list", headers=headers)
         assert api.status == 401 and await error_code(api) == "unauthorized", headers
-        page = await server.get("/people", headers=headers)
-        assert page.status == 401 and 'name="api_key"' in await page.text()
+    page = await server.get("/people")
+    assert page.status == 401 and 'name="api_key"' in await page.text()
     assert (await server.get("/v1/database/list", headers={"Authorization": f"Bearer {KEY}"})).status == 200
     # What the key form needs is open; nothing else is.
     assert (await server.get("/static/app.css")).status == 200
     assert (await server.get("/login")).status == 200
     assert (await server.get("/openapi.json")).status == 401
+
+
+async def test_a_large_or_slow_key_form_is_refused(server: Client) -> None:
+    big = await server.post(
+        "/login", data={"api_key": "x" * 10_000}, headers={"Origin": own_origin(server)}, allow_redirects=False
+    )
+    assert big.status == 413 and await error_code(big) == "payload_too_large"
 
 
 async def test_the_key_form_sets_a_signed_httponly_strict_cookie(server: Client) -> None:
@@ -167,6 +174,9 @@ async def test_the_key_form_sets_a_signed_httponly_strict_cookie(server: Client)
     assert (await server.get("/people", headers=cookie)).status == 200
     assert (await server.get("/v1/database/list", headers=cookie)).status == 200
 
+    # A name with spaces or accents survives the detour through the key form.
+    asked = await server.get("/person?name=Ren%C3%A9e+L")
+    assert 'value="person?name=Ren%C3%A9e+L"' in await asked.text()
     # Back to our own pages only: never to another site.
     for target in ("//evil.example/", "https://evil.example", "/\\evil.example", "people/../../x", "nowhere"):
         response = await sign_in(server, next=target)
@@ -237,8 +247,32 @@ async def test_wrong_keys_are_throttled(server: Client) -> None:
     blocked = await sign_in(server)
     assert blocked.status == 429 and "Too many wrong keys" in await blocked.text()
     assert SESSION_COOKIE not in session_cookie(blocked)
-    # The API key header is not a guessing game through the form: it still works.
-    assert (await server.get("/v1/database/list", headers={"Authorization": f"Bearer {KEY}"})).status == 200
+    # Nor may the address go on guessing through the Authorization header.
+    refused = await server.get("/v1/database/list", headers={"Authorization": f"Bearer {KEY}"})
+    assert refused.status == 429 and await error_code(refused) == "too_many_attempts"
+    assert int(refused.headers["Retry-After"]) >= 1
+
+
+async def test_wrong_api_keys_in_headers_are_throttled_too(server: Client) -> None:
+    for _ in range(5):
+        assert (await server.get("/v1/info", headers={"Authorization": "Bearer guess"})).status == 401
+    assert (await server.get("/v1/info", headers={"Authorization": f"Bearer {KEY}"})).status == 429
+    assert (await server.get("/health")).status == 200  # a watchdog without a key is not affected
+
+
+def test_the_throttle_forgets_and_groups_ipv6_by_64() -> None:
+    now = [0.0]
+    throttle = LoginThrottle(clock=lambda: now[0])
+    for _ in range(5):
+        throttle.failed("2001:db8::1")
+    assert throttle.blocked_for("2001:db8::ffff") > 0  # the same /64
+    assert throttle.blocked_for("2001:db8:0:1::1") == 0
+    now[0] = 61.0
+    assert throttle.blocked_for("2001:db8::1") == 0
+    # A flood of addresses does not grow without bound.
+    for i in range(LoginThrottle.MAX_ADDRESSES + 100):
+        throttle.failed(f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
+    assert len(throttle._failures) == LoginThrottle.MAX_ADDRESSES
 
 
 async def test_without_a_key_everything_is_open(start_app: AppFactory) -> None:

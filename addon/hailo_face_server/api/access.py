@@ -28,7 +28,7 @@ import hmac
 import ipaddress
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
@@ -104,33 +104,55 @@ class Sessions:
 
 
 class LoginThrottle:
-    """At most ``LOGIN_ATTEMPTS`` wrong keys per address in ``LOGIN_WINDOW_S``; then refuse until the window passes."""
+    """At most ``LOGIN_ATTEMPTS`` wrong keys per address in ``LOGIN_WINDOW_S``; then refuse until the window passes.
+
+    Wrong keys count alike from the key form and from ``Authorization``
+    headers. An IPv6 client counts by its /64 (one host may hold all of it);
+    at most ``MAX_ADDRESSES`` addresses are remembered, the least recent
+    forgotten first, so a flood of addresses cannot grow memory.
+    """
+
+    MAX_ADDRESSES = 4096
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    @staticmethod
+    def _key(address: str) -> str:
+        try:
+            parsed = ipaddress.ip_address(address)
+        except ValueError:
+            return address
+        if isinstance(parsed, ipaddress.IPv6Address):
+            return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+        return address
 
     def blocked_for(self, address: str) -> float:
         """Seconds until this address may try again (0: now)."""
-        failures = self._recent(address)
+        failures = self._failures.get(self._key(address))
+        if failures is None:
+            return 0.0
+        self._expire(failures)
         if len(failures) < LOGIN_ATTEMPTS:
             return 0.0
         return max(0.0, failures[0] + LOGIN_WINDOW_S - self._clock())
 
     def failed(self, address: str) -> None:
-        self._recent(address).append(self._clock())
-        if len(self._failures) > 10_000:  # addresses that stopped trying
-            for stale in [a for a, times in self._failures.items() if not times]:
-                del self._failures[stale]
+        key = self._key(address)
+        failures = self._failures.pop(key, None) or deque(maxlen=LOGIN_ATTEMPTS)
+        self._expire(failures)
+        failures.append(self._clock())
+        self._failures[key] = failures  # the most recent last
+        while len(self._failures) > self.MAX_ADDRESSES:
+            self._failures.popitem(last=False)
 
     def succeeded(self, address: str) -> None:
-        self._failures.pop(address, None)
+        self._failures.pop(self._key(address), None)
 
-    def _recent(self, address: str) -> deque[float]:
-        failures = self._failures.setdefault(address, deque(maxlen=LOGIN_ATTEMPTS))
+    def _expire(self, failures: deque[float]) -> None:
         while failures and failures[0] + LOGIN_WINDOW_S <= self._clock():
             failures.popleft()
-        return failures
 
 
 def key_matches(offered: str, api_key: str) -> bool:
@@ -147,8 +169,13 @@ def access_middleware(
     public_paths: Callable[[str], bool] = lambda _path: False,
     page_paths: frozenset[str] = frozenset(),
     login_page: LoginPage | None = None,
+    throttle: LoginThrottle | None = None,
 ) -> Middleware:
-    """Let a request in by one of the four ways, or answer 401 (a page path: the key form)."""
+    """Let a request in by one of the four ways, or answer 401 (a page path: the key form).
+
+    With ``throttle``, wrong ``Authorization`` keys count as wrong guesses too:
+    an address that made too many gets 429 ``too_many_attempts`` for a while.
+    """
     proxies = frozenset(ingress_proxies)
     sessions = Sessions(api_key) if api_key else None
 
@@ -160,6 +187,8 @@ def access_middleware(
         scheme, _, offered = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer" and key_matches(offered, api_key):
             return Via.KEY
+        if scheme and throttle is not None:
+            throttle.failed(peer_address(request) or "-")
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie and sessions is not None and sessions.valid(cookie):
             return Via.SESSION
@@ -167,6 +196,14 @@ def access_middleware(
 
     @web.middleware
     async def check_access(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if throttle is not None and "Authorization" in request.headers:
+            wait = throttle.blocked_for(peer_address(request) or "-")
+            if wait > 0:
+                return error_response(
+                    "too_many_attempts",
+                    f"Too many wrong API keys from this address: try again in {int(wait) + 1} s.",
+                    headers={"Retry-After": str(int(wait) + 1)},
+                )
         how = via(request)
         if how is None:
             if request.path in OPEN_PATHS or public_paths(request.path):

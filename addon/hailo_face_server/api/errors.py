@@ -34,6 +34,7 @@ STATUS_BY_CODE = {
     "internal_error": 500,
     "gallery_full": 507,
     "server_busy": 503,
+    "too_many_attempts": 429,
     "timeout": 503,
     "not_ready": 503,
     "backend_error": 503,

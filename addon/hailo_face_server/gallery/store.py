@@ -96,6 +96,27 @@ PERSON = "person"
 IGNORED = "ignored"
 KINDS = (PERSON, IGNORED)
 SCHEMA_VERSION = len(MIGRATIONS)
+LAST_IDENTITY_ID = "last_identity_id"
+
+
+def next_identity_id(db: sqlite3.Connection) -> int:
+    """An id no identity ever had, in the caller's transaction.
+
+    The table has no AUTOINCREMENT, and SQLite would give a forgotten person's
+    id (the highest) to the next one taught: clients such as Home Assistant
+    would take the newcomer for the forgotten person renamed. The highest id
+    ever given is kept in ``meta``.
+    """
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (LAST_IDENTITY_ID,)).fetchone()
+    kept = int(row[0]) if row is not None and str(row[0]).isdigit() else 0
+    highest = int(db.execute("SELECT coalesce(max(id), 0) FROM identities").fetchone()[0])
+    identity_id = max(kept, highest) + 1
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (LAST_IDENTITY_ID, str(identity_id)),
+    )
+    return identity_id
+
 
 # Reads never trust a stored value's type: rows written by older versions (or by an
 # import before imports were checked) may hold text where a number belongs.
@@ -394,11 +415,12 @@ class GalleryStore:
             row = db.execute("SELECT id FROM identities WHERE name_key = ?", (name_key(name),)).fetchone()
             created = row is None
             if created:
-                cursor = db.execute(
-                    "INSERT INTO identities (name, name_key, created_at, updated_at, kind) VALUES (?, ?, ?, ?, ?)",
-                    (name, name_key(name), now, now, kind),
+                identity_id = next_identity_id(db)
+                db.execute(
+                    "INSERT INTO identities (id, name, name_key, created_at, updated_at, kind)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (identity_id, name, name_key(name), now, now, kind),
                 )
-                identity_id = int(cursor.lastrowid or 0)
             else:
                 identity_id = int(row[0])
                 db.execute("UPDATE identities SET updated_at = ? WHERE id = ?", (now, identity_id))
@@ -463,11 +485,11 @@ class GalleryStore:
             for identity in content.identities:
                 row = db.execute("SELECT id FROM identities WHERE name_key = ?", (identity.key,)).fetchone()
                 if row is None:
-                    cursor = db.execute(
-                        "INSERT INTO identities (name, name_key, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                        (identity.name, identity.key, identity.created_at, identity.updated_at),
+                    identity_id = next_identity_id(db)
+                    db.execute(
+                        "INSERT INTO identities (id, name, name_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                        (identity_id, identity.name, identity.key, identity.created_at, identity.updated_at),
                     )
-                    identity_id = int(cursor.lastrowid or 0)
                     created += 1
                 else:
                     identity_id = int(row[0])

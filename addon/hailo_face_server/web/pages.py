@@ -8,6 +8,7 @@ path (``/api/hassio_ingress/<token>/``) without knowing that path.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,11 +29,14 @@ from hailo_face_server.api.access import (
     key_matches,
     peer_address,
 )
+from hailo_face_server.api.inputs import BODY_TIMEOUT
+from hailo_face_server.errors import BodyTimeout, PayloadTooLarge
 
 STATIC_DIR = Path(__file__).with_name("static")
 STATIC_PREFIX = "/static/"
 LOGIN_PATH = "/login"
 LOGOUT_PATH = "/logout"
+MAX_FORM_BYTES = 4096  # the key form's body: a key and a page name
 ROUTE_PREFIX = "web-"  # the names of the page's routes: not part of the API (nor of openapi.json)
 
 # Scripts and styles only from this server (no inline code, no CDN); crops and
@@ -77,14 +81,14 @@ def is_public_path(path: str) -> bool:
     return path.startswith(STATIC_PREFIX) or path in (LOGIN_PATH, LOGOUT_PATH)
 
 
-def setup(app: web.Application, api_key: str) -> None:
+def setup(app: web.Application, api_key: str, throttle: LoginThrottle) -> None:
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("hailo_face_server.web", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
     )
-    app[LOGIN_SETTINGS] = LoginSettings(api_key, Sessions(api_key) if api_key else None, LoginThrottle())
+    app[LOGIN_SETTINGS] = LoginSettings(api_key, Sessions(api_key) if api_key else None, throttle)
     for page in PAGES:
         app.router.add_get(page.path, _page_handler(page), name=f"{ROUTE_PREFIX}page-{page.name}")
     app.router.add_get(LOGIN_PATH, _login_form, name=f"{ROUTE_PREFIX}login-form")
@@ -129,7 +133,13 @@ async def _login(request: web.Request) -> web.StreamResponse:
     if not settings.api_key or settings.sessions is None:
         return _see_other("./")
     address = peer_address(request) or "-"
-    form = await request.post()
+    if (request.content_length or 0) > MAX_FORM_BYTES:
+        raise PayloadTooLarge("The sign-in form is a few bytes; this request is far larger.")
+    try:
+        async with asyncio.timeout(request.app[BODY_TIMEOUT]):
+            form = await request.post()
+    except TimeoutError:
+        raise BodyTimeout("The sign-in form did not arrive in time.") from None
     target = _safe_next(str(form.get("next", "")))
     wait = settings.throttle.blocked_for(address)
     if wait > 0:
@@ -184,7 +194,7 @@ def _next(request: web.Request) -> str:
     page = next((p for p in PAGES if p.path == request.path), None)
     if page is None or page.path == "/":
         return "./"
-    return page.path.lstrip("/") + (f"?{request.query_string}" if request.query_string else "")
+    return page.path.lstrip("/") + (f"?{request.rel_url.raw_query_string}" if request.rel_url.raw_query_string else "")
 
 
 def _safe_next(target: str) -> str:

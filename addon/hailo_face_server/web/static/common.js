@@ -81,8 +81,13 @@ export function faceImage(src, alt, className = "") {
   return h("img", { src, alt, class: className, loading: "lazy", decoding: "async", width: 88, height: 88 });
 }
 
+// A name as one path segment: "." and ".." would otherwise be taken as relative steps.
+export function nameSegment(name) {
+  return encodeURIComponent(name).replaceAll(".", "%2E");
+}
+
 export function faceUrl(name, faceId) {
-  return `v1/database/${encodeURIComponent(name)}/faces/${faceId}/image`;
+  return `v1/database/${nameSegment(name)}/faces/${faceId}/image`;
 }
 
 export function sightingUrl(id) {

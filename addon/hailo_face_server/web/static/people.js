@@ -1,5 +1,5 @@
 // People: everyone known, with their most typical sample as avatar, samples and last sighting.
-import { api, attempt, clear, complain, confirmAction, faceUrl, h, say, setBusy, when } from "./common.js";
+import { api, attempt, clear, complain, confirmAction, faceUrl, h, nameSegment, say, setBusy, when } from "./common.js";
 import { acceptPhotos, uploadPhotos } from "./upload.js";
 
 const list = document.getElementById("people");
@@ -50,7 +50,7 @@ function ignoredCard(identity) {
           "Its faces are forgotten: the next time a camera sees it, it is an unknown face again.",
           "Stop ignoring",
         );
-        if (ok && (await attempt(() => api(`v1/database/${encodeURIComponent(identity.name)}`, { method: "DELETE" })))) {
+        if (ok && (await attempt(() => api(`v1/database/${nameSegment(identity.name)}`, { method: "DELETE" })))) {
           say(`${identity.name} is no longer ignored.`);
           load();
         }

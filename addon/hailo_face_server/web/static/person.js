@@ -1,6 +1,6 @@
 // One person: samples (with where and when they came from), "not this person" faces,
 // rename, forget, and more photos.
-import { api, attempt, clear, complain, confirmAction, faceUrl, h, say, setBusy, when } from "./common.js";
+import { api, attempt, clear, complain, confirmAction, faceUrl, h, nameSegment, say, setBusy, when } from "./common.js";
 import { acceptPhotos, uploadPhotos } from "./upload.js";
 
 let name = new URLSearchParams(window.location.search).get("name") || "";
@@ -25,7 +25,7 @@ function sampleTile(sample, index) {
       "aria-label": `Delete sample ${index + 1} of ${name}`,
       onclick: async () => {
         const done = await attempt(() =>
-          api(`v1/database/${encodeURIComponent(name)}/faces/${sample.id}`, { method: "DELETE" }),
+          api(`v1/database/${nameSegment(name)}/faces/${sample.id}`, { method: "DELETE" }),
         );
         if (done) {
           say(`Sample deleted; ${name} has ${done.identity.faces} left.`);
@@ -41,7 +41,7 @@ function negativeTile(negative, index) {
     "li",
     { class: "tile", "data-negative": negative.id },
     h("img", {
-      src: `v1/database/${encodeURIComponent(name)}/negatives/${negative.id}/image`,
+      src: `v1/database/${nameSegment(name)}/negatives/${negative.id}/image`,
       alt: `Face ${index + 1} that is not ${name}`,
       loading: "lazy",
     }),
@@ -51,7 +51,7 @@ function negativeTile(negative, index) {
       "aria-label": `Remove face ${index + 1} from the faces that are not ${name}`,
       onclick: async () => {
         const done = await attempt(() =>
-          api(`v1/database/${encodeURIComponent(name)}/negatives/${negative.id}`, { method: "DELETE" }),
+          api(`v1/database/${nameSegment(name)}/negatives/${negative.id}`, { method: "DELETE" }),
         );
         if (done) {
           say("Removed.");
@@ -104,7 +104,7 @@ document.getElementById("rename").addEventListener("submit", async (event) => {
   const wanted = document.getElementById("rename-input").value.trim();
   if (!wanted || wanted === name) return;
   const done = await attempt(() =>
-    api(`v1/database/${encodeURIComponent(name)}`, { method: "PATCH", json: { name: wanted } }),
+    api(`v1/database/${nameSegment(name)}`, { method: "PATCH", json: { name: wanted } }),
   );
   if (!done) return;
   say(`Renamed ${name} to ${done.identity.name}.`);
@@ -120,7 +120,7 @@ document.getElementById("forget").addEventListener("click", async () => {
     "Forget",
   );
   if (!ok) return;
-  const done = await attempt(() => api(`v1/database/${encodeURIComponent(name)}`, { method: "DELETE" }));
+  const done = await attempt(() => api(`v1/database/${nameSegment(name)}`, { method: "DELETE" }));
   if (done) window.location.assign("people");
 });
 

@@ -121,7 +121,6 @@ async function load() {
   if (!listing) return;
   const known = new Set(listing.clusters.map((c) => c.id));
   for (const id of [...selectedClusters.keys()]) if (!known.has(id)) selectedClusters.delete(id);
-  selectedFaces.clear();
   if (listing.clusters.length) {
     clear(clustersNode, ...listing.clusters.map(renderCluster));
   } else {
@@ -142,39 +141,63 @@ async function load() {
     document.getElementById("low-quality-faces"),
     ...low.sightings.map((s, i) => faceToggle(s.id, null, `Low-quality face ${i + 1}, ${s.source}`)),
   );
+  // Faces still shown stay selected (e.g. after an action failed for them); gone ones do not.
+  const shown = new Set([...document.querySelectorAll(".face[data-sighting]")].map((b) => Number(b.dataset.sighting)));
+  for (const id of [...selectedFaces.keys()]) if (!shown.has(id)) selectedFaces.delete(id);
   updateToolbar();
 }
 
+let working = false;
+
+// Runs the action on every selected group, then on the single faces; what failed stays selected.
 async function forEachSelected(clusterAction, facesAction) {
+  if (working) return { done: 0, failed: 0 };
+  working = true;
+  for (const button of Object.values(buttons)) button.disabled = true;
   const clusters = [...selectedClusters.keys()];
   const faces = singleFaces();
   let done = 0;
-  for (const id of clusters) {
-    if (await attempt(() => clusterAction(id))) done += 1;
+  let failed = 0;
+  try {
+    for (const id of clusters) {
+      if (await attempt(() => clusterAction(id))) {
+        done += 1;
+        selectedClusters.delete(id);
+      } else {
+        failed += 1;
+      }
+    }
+    if (faces.length) {
+      if (await attempt(() => facesAction(faces))) {
+        done += faces.length;
+        for (const id of faces) selectedFaces.delete(id);
+      } else {
+        failed += faces.length;
+      }
+    }
+  } finally {
+    working = false;
+    await load();
   }
-  if (faces.length && (await attempt(() => facesAction(faces)))) done += faces.length;
-  selectedClusters.clear();
-  selectedFaces.clear();
-  await load();
-  return done;
+  return { done, failed };
 }
 
 buttons.label.addEventListener("click", async () => {
   const name = await askName(`Name ${describeSelection()}.`);
   if (!name) return;
-  const done = await forEachSelected(
+  const { done, failed } = await forEachSelected(
     (id) => api(`v1/clusters/${id}/label`, { method: "POST", json: { name } }),
     (ids) => api("v1/sightings/label", { method: "POST", json: { sighting_ids: ids, name } }),
   );
-  if (done) say(`Saved: that is ${name}. They are recognised from now on.`);
+  if (done && !failed) say(`Saved: that is ${name}. They are recognised from now on.`);
 });
 
 buttons.ignore.addEventListener("click", async () => {
-  const done = await forEachSelected(
+  const { done, failed } = await forEachSelected(
     (id) => api(`v1/clusters/${id}/ignore`, { method: "POST", json: {} }),
     (ids) => api("v1/sightings/ignore", { method: "POST", json: { sighting_ids: ids } }),
   );
-  if (done) say("Ignored: those faces are never reported as anyone.");
+  if (done && !failed) say("Ignored: those faces are never reported as anyone.");
 });
 
 buttons.remove.addEventListener("click", async () => {
@@ -182,14 +205,14 @@ buttons.remove.addEventListener("click", async () => {
   if (!(await confirmAction("Delete these faces?", `${what}: their crops are deleted from the server.`, "Delete"))) {
     return;
   }
-  const done = await forEachSelected(
+  const { done, failed } = await forEachSelected(
     (id) => api(`v1/clusters/${id}`, { method: "DELETE" }),
     async (ids) => {
       for (const id of ids) await api(`v1/sightings/${id}`, { method: "DELETE" });
       return true;
     },
   );
-  if (done) say(`Deleted ${what}.`);
+  if (done && !failed) say(`Deleted ${what}.`);
 });
 
 buttons.clear.addEventListener("click", () => {

@@ -20,10 +20,23 @@ function pickFace(file, found) {
       picker.hidden = true;
       clear(photo);
       URL.revokeObjectURL(url);
+      document.querySelector("[data-dropzone] .button")?.focus();  // focus back where the user was
       resolve(bbox);
     };
     const skipped = () => finish(null);
     skip.addEventListener("click", skipped);
+    image.addEventListener(
+      "error",
+      () => {
+        // A photo this browser cannot show: the faces as a list of buttons instead.
+        photo.append(
+          ...faces.map((face, i) =>
+            h("button", { type: "button", onclick: () => finish(face.bbox) }, `Face ${i + 1} of ${faces.length}`),
+          ),
+        );
+      },
+      { once: true },
+    );
     image.addEventListener(
       "load",
       () => {
@@ -96,13 +109,29 @@ export async function uploadPhotos(name, files) {
   return taught;
 }
 
-// Wires a drop zone and its file input: `onFiles(files)` gets what was dropped or chosen.
+// Wires a drop zone and its file input: `onFiles(files)` gets what was dropped or chosen,
+// one batch at a time (the zone is disabled until a batch is done).
 export function acceptPhotos(onFiles) {
   const zone = document.querySelector("[data-dropzone]");
   const input = document.getElementById("photos");
+  let busy = false;
+  const take = async (files) => {
+    if (busy || !files.length) return;
+    busy = true;
+    input.disabled = true;
+    zone.setAttribute("aria-disabled", "true");
+    try {
+      await onFiles(files);
+    } finally {
+      busy = false;
+      input.disabled = false;
+      zone.removeAttribute("aria-disabled");
+    }
+  };
   input.addEventListener("change", () => {
-    if (input.files.length) onFiles([...input.files]);
+    const files = [...input.files];
     input.value = "";
+    take(files);
   });
   zone.addEventListener("dragover", (event) => {
     event.preventDefault();
@@ -112,7 +141,6 @@ export function acceptPhotos(onFiles) {
   zone.addEventListener("drop", (event) => {
     event.preventDefault();
     zone.classList.remove("over");
-    const files = [...event.dataTransfer.files].filter((f) => f.type.startsWith("image/"));
-    if (files.length) onFiles(files);
+    take([...event.dataTransfer.files].filter((f) => f.type.startsWith("image/")));
   });
 }
