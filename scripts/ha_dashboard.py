@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from ha_demo import API_KEY, BIN, PASSWORD, ROOT, USER, demo, free_port, wait_for, write_config
+from ha_demo import API_KEY, BIN, PASSWORD, ROOT, USER, demo, free_port, sign_in, wait_for, write_config
 
 DASHBOARD = """\
 title: Home
@@ -87,27 +87,9 @@ def write_dashboard(config_dir: Path) -> None:
 
 async def frontend_tokens(base: str) -> dict[str, object]:
     """Tokens for the frontend's own client id, as its login page would get them."""
-    client_id = f"{base}/"
     async with aiohttp.ClientSession() as session:
-        flow = await (
-            await session.post(
-                f"{base}/auth/login_flow",
-                json={"client_id": client_id, "handler": ["homeassistant", None], "redirect_uri": client_id},
-            )
-        ).json()
-        done = await (
-            await session.post(
-                f"{base}/auth/login_flow/{flow['flow_id']}",
-                json={"client_id": client_id, "username": USER, "password": PASSWORD},
-            )
-        ).json()
-        tokens: dict[str, object] = await (
-            await session.post(
-                f"{base}/auth/token",
-                data={"grant_type": "authorization_code", "code": done["result"], "client_id": client_id},
-            )
-        ).json()
-    tokens.update(hassUrl=base, clientId=client_id, expires=int(time.time() * 1000) + 1800 * 1000)
+        tokens: dict[str, object] = await sign_in(session, base, client_id=f"{base}/")
+    tokens.update(hassUrl=base, clientId=f"{base}/", expires=int(time.time() * 1000) + 1800 * 1000)
     return tokens
 
 

@@ -69,26 +69,31 @@ async def wait_for(url: str, session: aiohttp.ClientSession, seconds: float, ok:
     raise SystemExit(f"{url} did not come up within {seconds} s")
 
 
-async def token(session: aiohttp.ClientSession, base: str) -> str:
+async def sign_in(session: aiohttp.ClientSession, base: str, client_id: str = CLIENT_ID) -> dict[str, Any]:
+    """The demo user's tokens, through the login flow a client (or the frontend) uses."""
     flow = await (
         await session.post(
             f"{base}/auth/login_flow",
-            json={"client_id": CLIENT_ID, "handler": ["homeassistant", None], "redirect_uri": CLIENT_ID},
+            json={"client_id": client_id, "handler": ["homeassistant", None], "redirect_uri": client_id},
         )
     ).json()
     done = await (
         await session.post(
             f"{base}/auth/login_flow/{flow['flow_id']}",
-            json={"client_id": CLIENT_ID, "username": USER, "password": PASSWORD},
+            json={"client_id": client_id, "username": USER, "password": PASSWORD},
         )
     ).json()
-    tokens = await (
+    tokens: dict[str, Any] = await (
         await session.post(
             f"{base}/auth/token",
-            data={"grant_type": "authorization_code", "code": done["result"], "client_id": CLIENT_ID},
+            data={"grant_type": "authorization_code", "code": done["result"], "client_id": client_id},
         )
     ).json()
-    return str(tokens["access_token"])
+    return tokens
+
+
+async def token(session: aiohttp.ClientSession, base: str) -> str:
+    return str((await sign_in(session, base))["access_token"])
 
 
 async def config_flow(session: aiohttp.ClientSession, base: str, handler: str, *steps: dict[str, Any]) -> Any:

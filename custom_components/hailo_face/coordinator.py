@@ -26,6 +26,8 @@ _LOGGER = logging.getLogger(__name__)
 
 ISSUE_DEGRADED = "degraded"
 ISSUE_FALLBACK = "fallback"
+DOCS = "https://github.com/hailo-face/hailo-face/blob/main/addon/DOCS.md"
+LEARN_MORE = {ISSUE_FALLBACK: f"{DOCS}#one-app-at-a-time-on-the-hailo", ISSUE_DEGRADED: f"{DOCS}#troubleshooting"}
 
 
 def _update_failed(err: HailoFaceError) -> UpdateFailed:
@@ -56,33 +58,31 @@ class HailoFaceCoordinator(DataUpdateCoordinator[Health]):
         return health
 
     def _repairs(self, health: Health) -> None:
-        entry_id = self.config_entry.entry_id
         fallback = health.fallback
-        if fallback is not None:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                f"{ISSUE_FALLBACK}_{entry_id}",
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=ISSUE_FALLBACK,
-                translation_placeholders={"wanted": fallback.wanted, "reason": fallback.reason},
-                learn_more_url="https://github.com/hailo-face/hailo-face/blob/main/addon/DOCS.md#one-app-at-a-time-on-the-hailo",
-            )
-        else:
-            ir.async_delete_issue(self.hass, DOMAIN, f"{ISSUE_FALLBACK}_{entry_id}")
-        if health.status in ("degraded", "error"):  # running with a problem, or failed to start
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                f"{ISSUE_DEGRADED}_{entry_id}",
-                is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=ISSUE_DEGRADED,
-                translation_placeholders={"problem": health.problem or "-"},
-            )
-        else:
-            ir.async_delete_issue(self.hass, DOMAIN, f"{ISSUE_DEGRADED}_{entry_id}")
+        self._issue(
+            ISSUE_FALLBACK,
+            {"wanted": fallback.wanted, "reason": fallback.reason} if fallback else None,
+            ir.IssueSeverity.WARNING,
+        )
+        problem = health.status in ("degraded", "error")  # running with a problem, or failed to start
+        self._issue(ISSUE_DEGRADED, {"problem": health.problem or "-"} if problem else None, ir.IssueSeverity.ERROR)
+
+    def _issue(self, key: str, placeholders: dict[str, str] | None, severity: ir.IssueSeverity) -> None:
+        """Raise the repair issue ``key`` with these placeholders, or (None) clear it."""
+        issue_id = f"{key}_{self.config_entry.entry_id}"
+        if placeholders is None:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            return
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=severity,
+            translation_key=key,
+            translation_placeholders=placeholders,
+            learn_more_url=LEARN_MORE[key],
+        )
 
 
 @dataclass(frozen=True)
