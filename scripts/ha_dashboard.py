@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from ha_demo import API_KEY, BIN, PASSWORD, ROOT, USER, demo, free_port, sign_in, wait_for, write_config
+from ha_demo import API_KEY, BIN, PASSWORD, ROOT, USER, demo, free_port, sign_in, stop, wait_for, write_config
 
 DASHBOARD = """\
 title: Home
@@ -153,13 +152,7 @@ def main() -> int:
         tokens = asyncio.run(run())
         screenshot(base, tokens, out)
     finally:
-        for process in (hass, server):
-            process.send_signal(signal.SIGTERM)
-        for process in (hass, server):
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(hass, server)
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

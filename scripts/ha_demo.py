@@ -189,6 +189,17 @@ async def demo(base: str, server_url: str, last_photo: str | None = None) -> Non
         print("Known:", [i["name"] for i in listing["service_response"]["identities"]])
 
 
+def stop(*processes: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then a minute to finish, then SIGKILL."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def main() -> int:
     if not FACES.is_dir():
         raise SystemExit(f"the photographs are missing: {FACES}")
@@ -212,13 +223,7 @@ def main() -> int:
 
         asyncio.run(run())
     finally:
-        for process in (hass, server):
-            process.send_signal(signal.SIGTERM)
-        for process in (hass, server):
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(hass, server)
         log = config_dir / "home-assistant.log"
         if log.exists():
             print("Home Assistant log (warnings and errors):")
