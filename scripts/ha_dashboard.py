@@ -73,10 +73,30 @@ def ensure_frontend() -> None:
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", requirement], check=True)
 
 
-def write_dashboard(config_dir: Path) -> None:
+# Without the app (no Supervisor, so no ingress) the server's page goes in the sidebar as a
+# Webpage dashboard; the server lets Home Assistant's origin frame it (server.allowed_origins).
+FACES_PANEL = """\
+title: Faces
+views:
+  - title: Faces
+    path: faces
+    type: panel
+    cards:
+      - type: iframe
+        url: {url}/
+        aspect_ratio: "60%"
+"""
+
+
+def write_dashboard(config_dir: Path, server_url: str) -> None:
     with (config_dir / "configuration.yaml").open("a") as config:
-        config.write("frontend:\nlovelace:\n  mode: yaml\n")
+        config.write(
+            "frontend:\nlovelace:\n  mode: yaml\n  dashboards:\n    hailo-faces:\n      mode: yaml\n"
+            "      filename: faces.yaml\n      title: Faces\n      icon: mdi:face-recognition\n"
+            "      show_in_sidebar: true\n"
+        )
     (config_dir / "ui-lovelace.yaml").write_text(DASHBOARD)
+    (config_dir / "faces.yaml").write_text(FACES_PANEL.format(url=server_url))
     storage = config_dir / ".storage"
     storage.mkdir(exist_ok=True)
     done = ["user", "core_config", "analytics", "integration"]
@@ -92,7 +112,7 @@ async def frontend_tokens(base: str) -> dict[str, object]:
     return tokens
 
 
-def screenshot(base: str, tokens: dict[str, object], out: Path) -> None:
+def screenshot(base: str, tokens: dict[str, object], out: Path, server_url: str) -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -120,6 +140,18 @@ def screenshot(base: str, tokens: dict[str, object], out: Path) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(out))
         print(f"Saved {out}")
+        # The Faces page in the sidebar: sign in to the server once (its key form), then open the panel.
+        driver.get(f"{server_url}/login")
+        driver.find_element("id", "api-key").send_keys(API_KEY + "\n")
+        while "Review" not in driver.title:
+            if time.monotonic() > deadline + 60:
+                raise SystemExit("could not sign in to the server's page")
+            time.sleep(0.2)
+        driver.get(f"{base}/hailo-faces/faces")
+        time.sleep(6)  # the frame and its crops
+        panel = out.with_name(out.stem + "-panel" + out.suffix)
+        driver.save_screenshot(str(panel))
+        print(f"Saved {panel}")
     finally:
         driver.quit()
 
@@ -131,11 +163,13 @@ def main() -> int:
     config_dir = work / "ha"
     http_port, server_port = free_port(), free_port()
     write_config(config_dir, http_port)
-    write_dashboard(config_dir)
+    server_url = f"http://127.0.0.1:{server_port}"
+    write_dashboard(config_dir, server_url)
     subprocess.run([BIN / "hass", "--script", "auth", "-c", config_dir, "add", USER, PASSWORD], check=True)
     server = subprocess.Popen(
         [BIN / "hailo-face-server", "--backend", "cpu", "--host", "127.0.0.1", "--port", str(server_port),
-         "--api-key", API_KEY, "--data-dir", str(work / "server")],
+         "--api-key", API_KEY, "--data-dir", str(work / "server"),
+         "--set", f"server.allowed_origins=http://127.0.0.1:{http_port}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     hass = subprocess.Popen([BIN / "hass", "-c", config_dir], stdout=subprocess.DEVNULL)
@@ -150,7 +184,7 @@ def main() -> int:
             return await frontend_tokens(base)
 
         tokens = asyncio.run(run())
-        screenshot(base, tokens, out)
+        screenshot(base, tokens, out, server_url)
     finally:
         stop(hass, server)
         shutil.rmtree(work, ignore_errors=True)

@@ -66,7 +66,7 @@ def create_app(config: Config, backend_factory: Callable[[Config], BackendChoice
     app[BODY_TIMEOUT] = config.server.body_timeout
     for table in (*ROUTE_TABLES, openapi_routes):
         app.add_routes(table)
-    web_page.setup(app, config.server.api_key, throttle)
+    web_page.setup(app, config.server.api_key, throttle, config.server.allowed_origins)
     app.cleanup_ctx.append(_service_lifecycle)
     return app
 

@@ -297,3 +297,12 @@ async def test_every_page_is_relative_and_signed_out_by_the_form(server: Client)
         assert 'action="logout"' in html
     out = await server.post("/logout", headers={"Origin": own_origin(server), **cookie}, allow_redirects=False)
     assert out.status == 303 and session_cookie(out)[SESSION_COOKIE].value == ""
+
+
+async def test_a_trusted_origin_may_frame_the_page(start_app: AppFactory, tmp_path: Any) -> None:
+    """A Webpage dashboard of Home Assistant (another origin) shows the page when the owner trusts it."""
+    client = await start_app(server__allowed_origins="http://homeassistant.local:8123, https://ha.example.org/")
+    policy = (await client.get("/")).headers["Content-Security-Policy"]
+    assert policy.endswith("frame-ancestors 'self' http://homeassistant.local:8123 https://ha.example.org")
+    plain = await start_app(tmp_path / "plain")
+    assert (await plain.get("/")).headers["Content-Security-Policy"].endswith("frame-ancestors 'self'")

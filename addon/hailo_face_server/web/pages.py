@@ -40,12 +40,18 @@ MAX_FORM_BYTES = 4096  # the key form's body: a key and a page name
 ROUTE_PREFIX = "web-"  # the names of the page's routes: not part of the API (nor of openapi.json)
 
 # Scripts and styles only from this server (no inline code, no CDN); crops and
-# the photos being uploaded (blob:) as images; framed only by Home Assistant's
-# own page (ingress serves us from its origin).
+# the photos being uploaded (blob:) as images; framed only by a page of our own
+# origin (ingress serves us from Home Assistant's) or of one the owner trusts
+# (server.allowed_origins: Home Assistant's, for a Webpage dashboard).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
 )
+
+
+def content_security_policy(allowed_origins: tuple[str, ...]) -> str:
+    framers = " ".join(o.rstrip("/") for o in allowed_origins if _ORIGIN.match(o.rstrip("/")))
+    return f"{CONTENT_SECURITY_POLICY} {framers}".rstrip()
 
 
 @dataclass(frozen=True)
@@ -70,10 +76,12 @@ class LoginSettings:
     api_key: str
     sessions: Sessions | None
     throttle: LoginThrottle
+    content_security_policy: str = CONTENT_SECURITY_POLICY
 
 
 LOGIN_SETTINGS: web.AppKey[LoginSettings] = web.AppKey("web_login", LoginSettings)
 _QUERY = re.compile(r"^[A-Za-z0-9%._~=&+-]{0,300}$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.:\[\]-]+$")  # scheme://host[:port], nothing that could end the header
 
 
 def is_public_path(path: str) -> bool:
@@ -81,14 +89,16 @@ def is_public_path(path: str) -> bool:
     return path.startswith(STATIC_PREFIX) or path in (LOGIN_PATH, LOGOUT_PATH)
 
 
-def setup(app: web.Application, api_key: str, throttle: LoginThrottle) -> None:
+def setup(app: web.Application, api_key: str, throttle: LoginThrottle, allowed_origins: tuple[str, ...] = ()) -> None:
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("hailo_face_server.web", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
         undefined=jinja2.StrictUndefined,
     )
-    app[LOGIN_SETTINGS] = LoginSettings(api_key, Sessions(api_key) if api_key else None, throttle)
+    app[LOGIN_SETTINGS] = LoginSettings(
+        api_key, Sessions(api_key) if api_key else None, throttle, content_security_policy(allowed_origins)
+    )
     for page in PAGES:
         app.router.add_get(page.path, _page_handler(page), name=f"{ROUTE_PREFIX}page-{page.name}")
     app.router.add_get(LOGIN_PATH, _login_form, name=f"{ROUTE_PREFIX}login-form")
@@ -104,7 +114,7 @@ def _render(request: web.Request, template: str, status: int = 200, **context: o
         {"version": __version__, "signed_in_by_key": request.get(ACCESS) == Via.SESSION, **context},
         status=status,
     )
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["Content-Security-Policy"] = request.app[LOGIN_SETTINGS].content_security_policy
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "same-origin"
     return response
