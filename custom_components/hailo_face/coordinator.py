@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .data import HailoFaceConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ISSUE_DEGRADED = "degraded"
 ISSUE_FALLBACK = "fallback"
@@ -36,18 +37,27 @@ def _update_failed(err: HailoFaceError) -> UpdateFailed:
     )
 
 
-class HailoFaceCoordinator(DataUpdateCoordinator[Health]):
+class ServerCoordinator(DataUpdateCoordinator[T]):
+    """Polls one thing from the entry's server every ``poll_seconds``."""
+
     config_entry: HailoFaceConfigEntry
+    label: str
+    poll_seconds: int
 
     def __init__(self, hass: HomeAssistant, entry: HailoFaceConfigEntry, client: HailoFaceClient) -> None:
         super().__init__(
             hass,
             _LOGGER,
             config_entry=entry,
-            name=DOMAIN,
-            update_interval=timedelta(seconds=HEALTH_POLL_SECONDS),
+            name=self.label,
+            update_interval=timedelta(seconds=self.poll_seconds),
         )
         self.client = client
+
+
+class HailoFaceCoordinator(ServerCoordinator[Health]):
+    label = DOMAIN
+    poll_seconds = HEALTH_POLL_SECONDS
 
     async def _async_update_data(self) -> Health:
         try:
@@ -101,20 +111,11 @@ class People:
     by_key: dict[str, Person]
 
 
-class PeopleCoordinator(DataUpdateCoordinator[People]):
+class PeopleCoordinator(ServerCoordinator[People]):
     """Who the server knows (taught here, on the web page or anywhere) and when each was last seen."""
 
-    config_entry: HailoFaceConfigEntry
-
-    def __init__(self, hass: HomeAssistant, entry: HailoFaceConfigEntry, client: HailoFaceClient) -> None:
-        super().__init__(
-            hass,
-            _LOGGER,
-            config_entry=entry,
-            name=f"{DOMAIN} people",
-            update_interval=timedelta(seconds=PEOPLE_POLL_SECONDS),
-        )
-        self.client = client
+    label = f"{DOMAIN} people"
+    poll_seconds = PEOPLE_POLL_SECONDS
 
     async def _async_update_data(self) -> People:
         try:
