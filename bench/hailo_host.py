@@ -2,8 +2,10 @@
 
 Runs the real backend code on the fake HailoRT (tests/fakes); the fake
 device's own compute is left out, only the host's stages are timed: the
-decode (checks included), the letterbox (a whole-factor reduction of the
-decoded image, then a small resize), SCRFD's decoding and NMS, and the
+decode (checks included), the letterbox (SCRFD's own shrink: OpenCV's
+bilinear resize, i.e. a 1080p frame's 3 x 3 blocks sampled at their centre
+pixels; other sizes a whole-factor reduction, then a small resize), SCRFD's
+decoding and NMS, and the
 chips cut from full resolution. The baseline is Pillow decoding the same
 JPEG in the same run (``Image.open(...).load()``).
 """

@@ -11,15 +11,16 @@ from hailo_face_server.frames import Frame
 
 @pytest.mark.parametrize(("width", "height", "scale"), [(1921, 1238, 1 / 3), (4000, 3000, 0.08), (640, 480, 0.8)])
 @pytest.mark.parametrize("from_image", [False, True])
+@pytest.mark.parametrize("centre_samples", [False, True])
 def test_points_of_the_scaled_copy_map_back_to_the_frame(
-    width: int, height: int, scale: float, from_image: bool
+    width: int, height: int, scale: float, from_image: bool, centre_samples: bool
 ) -> None:
     pixels = np.zeros((height, width, 3), np.uint8)
     spots = [(width - 30, height - 25), (40, 35), (width // 2, height // 3)]
     for x, y in spots:
         pixels[y - 12 : y + 12, x - 12 : x + 12] = 255
     frame = Frame(_image=Image.fromarray(pixels)) if from_image else Frame.of(pixels)
-    scaled = frame.scaled(scale)
+    scaled = frame.scaled(scale, centre_samples=centre_samples)
     assert scaled.pixels.shape[:2] == (round(height * scale), round(width * scale))
     brightness = scaled.pixels[..., 0].astype(float)
     for x, y in spots:
@@ -40,3 +41,25 @@ def test_a_frame_needs_rgb_pixels() -> None:
         Frame.of(np.zeros((4, 4), np.uint8))
     with pytest.raises(ValueError, match="RGB"):
         Frame(_image=Image.new("L", (4, 4)))
+
+
+def test_centre_samples_are_opencvs_bilinear_shrink_by_an_odd_factor() -> None:
+    """A 1080p frame to 640 x 360: OpenCV's INTER_LINEAR samples (3x + 1, 3y + 1), between no pixels."""
+    pixels = np.random.default_rng(3).integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
+    frame = Frame(_image=Image.fromarray(pixels))
+    sampled = frame.scaled(1 / 3, centre_samples=True)
+    np.testing.assert_array_equal(sampled.pixels, pixels[1::3, 1::3])
+    assert sampled.to_frame == (3.0, 3.0)
+    # The mean of each block otherwise, and both are kept apart.
+    averaged = frame.scaled(1 / 3)
+    expected = pixels.reshape(360, 3, 640, 3, 3).astype(float).mean(axis=(1, 3))
+    assert np.abs(averaged.pixels - expected).max() <= 1
+    assert frame.scaled(1 / 3, centre_samples=True) is sampled
+
+
+@pytest.mark.parametrize(("width", "height", "scale"), [(1280, 720, 0.5), (1000, 700, 0.8), (3840, 2160, 1 / 6)])
+def test_centre_samples_average_where_the_factor_is_not_an_odd_whole_one(width: int, height: int, scale: float) -> None:
+    """OpenCV's bilinear shrink by 2 is the mean of each 2 x 2 block; elsewhere the mean is the safer filter."""
+    pixels = np.random.default_rng(4).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    frame = Frame(_image=Image.fromarray(pixels))
+    np.testing.assert_array_equal(frame.scaled(scale, centre_samples=True).pixels, frame.scaled(scale).pixels)

@@ -58,9 +58,13 @@ def letterbox_geometry(width: int, height: int, size: int) -> Letterbox:
 
 
 def letterbox_image(frame: Frame, size: int) -> tuple[np.ndarray, Letterbox]:
-    """The frame scaled to fit a size x size square, centred on Hailo's grey."""
+    """The frame scaled to fit a size x size square, centred on Hailo's grey.
+
+    Shrunk as SCRFD's own pipeline shrinks (insightface's ``scrfd.py``: OpenCV's bilinear
+    resize, which samples a 1080p frame's 3 x 3 blocks at their centre pixels).
+    """
     geometry = letterbox_geometry(frame.width, frame.height, size)
-    resized = frame.scaled(geometry.scale).pixels
+    resized = frame.scaled(geometry.scale, centre_samples=True).pixels
     scaled_h, scaled_w = resized.shape[:2]
     canvas = np.full((size, size, 3), LETTERBOX_FILL, dtype=np.uint8)
     canvas[geometry.pad_y : geometry.pad_y + scaled_h, geometry.pad_x : geometry.pad_x + scaled_w] = resized

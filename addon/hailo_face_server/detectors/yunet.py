@@ -102,6 +102,9 @@ class YunetDetector(FaceDetector):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Without a planned memory pattern a run's activations reuse the arena's blocks as they
+        # die: 16 MB instead of 27 for an 864 x 448 tile (measured here), and no slower.
+        options.enable_mem_pattern = False
         options.log_severity_level = 3  # output shapes follow the input's; nothing to warn about
         self._session = onnxruntime.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
         self._outputs = [output.name for output in self._session.get_outputs()]
