@@ -42,7 +42,9 @@ def find_shared_dir() -> Path:
 
 
 SHARED_DIR = find_shared_dir()
-FACES_DIR = Path(os.environ.get("TEST_FACES_DIR", SHARED_DIR / "faces"))
+# Resolved: Home Assistant compares a file's real path with its allowlisted folders, and
+# ../shared may be a link (scripts/test-ha-latest makes one beside a clone).
+FACES_DIR = Path(os.environ.get("TEST_FACES_DIR", SHARED_DIR / "faces")).resolve()
 # The fake HailoRT (tests/fakes), here and in the server processes tests start, reads the same photographs.
 os.environ["TEST_FACES_DIR"] = str(FACES_DIR)
 # The server's command, as users start it, from the environment running the tests.
