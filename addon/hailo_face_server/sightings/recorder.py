@@ -154,14 +154,31 @@ class SightingRecorder:
     ) -> list[int]:
         """Store the faces of one recognised image; their sighting ids, in the same order.
 
-        One hop to the sightings thread does the rest (merge or insert). ``prepared`` (from ``prepare``,
-        queued on the same thread before this) holds the quality and crops; without it they are made here.
+        One hop to the sightings thread does the rest (merge or insert, one transaction). ``prepared``
+        (from ``prepare``, queued on the same thread before this) holds the quality and crops; without
+        it they are made here.
         """
         assert self.thread is not None
         seen = SeenImage(source, time.time(), frame, detections, embeddings, matches, prepared)
         return await self.thread.run(self._store, seen)
 
     def _store(self, seen: SeenImage) -> list[int]:
+        """One image's faces, merged or inserted in one transaction (the clusters follow the file)."""
+        try:
+            with self.store.batch():
+                ids = self._store_faces(seen)
+        except BaseException:
+            try:
+                self._load_clusters()  # rolled back: what the batch put in the clusters is gone from the file
+            except Exception:
+                _LOGGER.exception("Reloading the unknown-face clusters after a failed write failed")
+            raise
+        self._refresh_counts()
+        if self._stored > self.config.max_sightings or self._bytes > self.config.max_bytes:
+            self._purge(seen.seen_at)
+        return ids
+
+    def _store_faces(self, seen: SeenImage) -> list[int]:
         source, now, detections = seen.source, seen.seen_at, seen.detections
         recent = self.store.recent(source, now - self.config.merge_window_s, self.model_id)
         taken = np.zeros(len(recent.ids), bool)  # one face of this image merges into a sighting at most
@@ -207,9 +224,6 @@ class SightingRecorder:
                 if self.clusters.cluster_of(sighting_id) is None:
                     self._cluster(sighting_id, sighting, quality)  # a view good enough to cluster at last
             ids.append(sighting_id)
-        self._refresh_counts()
-        if self._stored > self.config.max_sightings or self._bytes > self.config.max_bytes:
-            self._purge(now)
         return ids
 
     def _repeat_of(self, recent: RecentSightings, taken: np.ndarray, vector: np.ndarray, match: Match) -> int | None:

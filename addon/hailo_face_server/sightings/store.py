@@ -5,9 +5,10 @@ and must survive anything; sightings are a rolling log, written on every
 recognition, that may be thrown away.
 
 Durability: WAL journal with ``synchronous=NORMAL``.  Every write is one
-transaction; a committed one survives the process being killed (it is in the
-WAL file), and the file is never left inconsistent.  A power cut may lose the
-last sightings committed since the previous checkpoint.  That is the trade:
+transaction (the faces of one recognised image are one write: ``batch``); a
+committed one survives the process being killed (it is in the WAL file),
+and the file is never left inconsistent.  A power cut may lose the last
+sightings committed since the previous checkpoint.  That is the trade:
 a sighting is written several times a second per camera, and a flush of the
 disk on each (``FULL``, as the gallery does) would cost the most on the SD
 cards and eMMC of a Home Assistant host, for data that ages out anyway.
@@ -333,11 +334,27 @@ class SightingStore:
             self._db, path, MIGRATIONS, "Update the server, or delete the file: it holds only recent sightings."
         )
 
+        self._in_batch = False
+
     def close(self) -> None:
         self._db.close()
 
     def _transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        if self._in_batch:
+            return contextlib.nullcontext(self._db)  # part of the batch's one transaction
         return sqlite_file.transaction(self._db)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """The writes inside are one transaction: all of them are kept, or (on an error) none."""
+        if self._in_batch:
+            raise RuntimeError("batches do not nest")
+        with sqlite_file.transaction(self._db):
+            self._in_batch = True
+            try:
+                yield
+            finally:
+                self._in_batch = False
 
     def schema_version(self) -> int:
         return sqlite_file.schema_version(self._db)
@@ -633,8 +650,8 @@ class SightingStore:
     def add(self, sighting: NewSighting, cluster: Callable[[int], ClusterMove | None] | None = None) -> int:
         """Store a new sighting, seen once; its id.
 
-        ``cluster`` (given the new id) may put it in a cluster in the same transaction: one commit
-        per sighting, which is most of what keeping it costs.
+        ``cluster`` (given the new id) may put it in a cluster in the same transaction (or the
+        enclosing ``batch``'s).
         """
         values = _checked(sighting)
         with self._transaction() as db:
