@@ -152,16 +152,21 @@ def test_a_failed_write_leaves_nothing_behind(store: SightingStore) -> None:
 
 def test_a_batch_keeps_all_its_writes_or_none(store: SightingStore) -> None:
     """One recognised image's faces are one write: a failure on its third face stores none of them."""
-    with pytest.raises(sqlite3.IntegrityError), store.batch():
-        store.add(sighting(1))
-        store.add(sighting(2))
-        store.add(sighting(3, model_id=None))
+
+    def three_faces_the_last_wrong() -> None:
+        with store.batch():
+            for seed in (1, 2):
+                store.add(sighting(seed))
+            store.add(sighting(3, model_id=None))
+
+    with pytest.raises(sqlite3.IntegrityError):
+        three_faces_the_last_wrong()
     assert store.count() == 0
     with store.batch():
         ids = [store.add(sighting(seed)) for seed in (4, 5)]
     assert store.count() == 2
     assert store.merge(ids[0], NOW + 1, None)
-    with pytest.raises(RuntimeError, match="nest"), store.batch(), store.batch():
+    with store.batch(), pytest.raises(RuntimeError, match="nest"), store.batch():
         pass
 
 
