@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +26,7 @@ from hailo_face_server.pipeline import (
     options_for_region,
     single_face,
 )
-from hailo_face_server.sightings.recorder import PreparedFace, SightingRecorder
+from hailo_face_server.sightings.recorder import SeenImage, SightingRecorder
 from hailo_face_server.worker import Slot
 
 _LOGGER = logging.getLogger(__name__)
@@ -133,22 +133,23 @@ class ImageOperations:
         naming = self._config.face_recognition.recognition_threshold if threshold is None else threshold
         pipeline, gallery, recorder = self._pipeline, self._gallery, self._sightings if source is not None else None
 
-        def job() -> tuple[Detections, np.ndarray, list[Match], Future[list[PreparedFace]] | None]:
+        def job() -> tuple[Detections, list[Match], list[int] | None]:
             detections = pipeline.detect(image.frame, options, timings)
-            # The faces' crops and quality are made on the sightings thread while they are embedded here.
-            prepared = recorder.prepare(image.frame, detections) if recorder is not None and len(detections) else None
+            if recorder is None or source is None or not len(detections):
+                embeddings = pipeline.embed(image.frame, detections, timings)
+                with timings.measure("search"):
+                    return detections, gallery.match(embeddings, naming), None
+            # The faces' crops and quality are made on the sightings thread while they are embedded here;
+            # the write follows from this thread (the answer waits for it: an answered sighting is kept).
+            prepared = recorder.prepare(source, image.frame, detections)
             embeddings = pipeline.embed(image.frame, detections, timings)
             with timings.measure("search"):
                 matches = gallery.match(embeddings, naming)
-            return detections, embeddings, matches, prepared
-
-        detections, embeddings, matches, prepared = await self._engine.infer(job, timings, slot)
-        sighting_ids = None
-        if source is not None and recorder is not None and len(detections):
             with timings.measure("sightings"):
-                sighting_ids = await recorder.record(
-                    source, image.frame, detections, embeddings, matches, prepared=prepared
-                )
+                seen = SeenImage(source, time.time(), image.frame, detections, embeddings, matches, prepared)
+                return detections, matches, recorder.keep(seen)
+
+        detections, matches, sighting_ids = await self._engine.infer(job, timings, slot)
         return self._finish(image, detections, timings, matches=matches, sighting_ids=sighting_ids)
 
     async def add_face(

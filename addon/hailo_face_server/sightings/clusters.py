@@ -167,7 +167,9 @@ class UnknownClusters:
         clusters = self._cluster_ids[: self._size]
         # A cluster's mean reaches the threshold only if one of its members does: only those clusters are averaged.
         candidates: np.ndarray = np.unique(clusters[similarities >= self.join_similarity])
-        if not len(candidates):
+        if len(candidates) <= 1:  # the usual case, without the grouping below (a sighting runs it as it is stored)
+            if len(candidates) and similarities[clusters == candidates[0]].mean() < self.join_similarity:
+                return candidates[:0]
             return candidates
         in_candidates = np.isin(clusters, candidates)
         ids, group = np.unique(clusters[in_candidates], return_inverse=True)

@@ -49,10 +49,12 @@ MERGE_CONFIDENCE = 0.9
 
 @dataclass(frozen=True)
 class PreparedFace:
-    """What a face needs before it is stored: its quality and its crop."""
+    """What a face needs before it is stored: its quality and, unless it will likely be merged away, its crop."""
 
     quality: FaceQuality
-    crop_jpeg: bytes
+    crop_jpeg: (
+        bytes | None
+    )  # None: made when the face is stored, if it is (a repeat no better than its sighting is not)
 
 
 @dataclass(frozen=True)
@@ -123,44 +125,45 @@ class SightingRecorder:
 
     # Recording
 
-    def prepare(self, frame: Frame, detections: Detections) -> Future[list[PreparedFace]]:
+    def prepare(self, source: str, frame: Frame, detections: Detections) -> Future[list[PreparedFace]]:
         """Start working out the faces' quality and crops on the sightings thread, from any thread.
 
         Called by the inference worker as soon as the faces are found: the crops and quality are made
         while the embedder runs (on another core), so that storing them later costs only the write.
         """
         assert self.thread is not None
-        return self.thread.submit(self._prepare, frame, detections)
+        return self.thread.submit(self._prepare, source, time.time(), frame, detections)
 
-    @staticmethod
-    def _prepare(frame: Frame, detections: Detections) -> list[PreparedFace]:
-        return [
-            PreparedFace(
-                measure_quality(frame, detections.boxes[i], detections.landmarks[i], detections.scheme),
-                face_crop_jpeg(frame, detections.boxes[i]),
+    def _prepare(self, source: str, now: float, frame: Frame, detections: Detections) -> list[PreparedFace]:
+        """Each face's quality, and its crop unless the face is likely a repeat that will not replace a stored view.
+
+        A face no better than the best view the source stored within the merge window (a person
+        standing at the door, scanned again) is most likely merged into that sighting, which keeps
+        its own crop: its crop is then left to ``_store_faces``, which makes it only if the face is
+        stored after all (a new face, or a better view of a worse sighting).
+        """
+        best_recent = None
+        if self.config.merge_window_s > 0:
+            best_recent = self.store.best_recent_quality(source, now - self.config.merge_window_s, self.model_id)
+        prepared = []
+        for i in range(len(detections)):
+            quality = measure_quality(frame, detections.boxes[i], detections.landmarks[i], detections.scheme)
+            likely_merged = best_recent is not None and quality.score <= best_recent
+            prepared.append(
+                PreparedFace(quality, None if likely_merged else face_crop_jpeg(frame, detections.boxes[i]))
             )
-            for i in range(len(detections))
-        ]
+        return prepared
 
-    async def record(
-        self,
-        source: str,
-        frame: Frame,
-        detections: Detections,
-        embeddings: np.ndarray,
-        matches: list[Match],
-        *,
-        prepared: Future[list[PreparedFace]] | None = None,
-    ) -> list[int]:
+    def keep(self, seen: SeenImage) -> list[int]:
         """Store the faces of one recognised image; their sighting ids, in the same order.
 
-        One hop to the sightings thread does the rest (merge or insert, one transaction). ``prepared``
-        (from ``prepare``, queued on the same thread before this) holds the quality and crops; without
-        it they are made here.
+        Called by the inference worker, which waits for the write on the sightings thread (merge or
+        insert, one transaction): a hand-over between two threads, where an await from the event
+        loop took two hops. ``seen.prepared`` (from ``prepare``, queued on the same thread before
+        this) holds the quality and crops; without it they are made here.
         """
         assert self.thread is not None
-        seen = SeenImage(source, time.time(), frame, detections, embeddings, matches, prepared)
-        return await self.thread.run(self._store, seen)
+        return self.thread.submit(self._store, seen).result()
 
     def _store(self, seen: SeenImage) -> list[int]:
         """One image's faces, merged or inserted in one transaction (the clusters follow the file)."""
@@ -180,13 +183,19 @@ class SightingRecorder:
 
     def _store_faces(self, seen: SeenImage) -> list[int]:
         source, now, detections = seen.source, seen.seen_at, seen.detections
-        recent = self.store.recent(source, now - self.config.merge_window_s, self.model_id)
+        if self.config.merge_window_s > 0:
+            recent = self.store.recent(source, now - self.config.merge_window_s, self.model_id, self.dim)
+        else:
+            recent = RecentSightings.none(self.dim)  # nothing to merge into: every face is a sighting of its own
         taken = np.zeros(len(recent.ids), bool)  # one face of this image merges into a sighting at most
         vectors = np.asarray(seen.embeddings, np.float32).reshape(len(detections), self.dim)
         vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         ids: list[int] = []
         # Queued on this thread before this call, so it has run: result() does not wait.
-        prepared = seen.prepared.result() if seen.prepared is not None else self._prepare(seen.frame, detections)
+        if seen.prepared is not None:
+            prepared = seen.prepared.result()
+        else:
+            prepared = self._prepare(source, now, seen.frame, detections)
         for i, match in enumerate(seen.matches):
             quality = prepared[i].quality
             repeat = self._repeat_of(recent, taken, vectors[i], match)
@@ -202,7 +211,7 @@ class SightingRecorder:
                 bbox=detections.boxes[i].astype(np.float64),
                 landmarks=detections.landmarks[i].astype(np.float64),
                 landmark_scheme=str(detections.scheme),
-                crop_jpeg=prepared[i].crop_jpeg,
+                crop_jpeg=prepared[i].crop_jpeg or face_crop_jpeg(seen.frame, detections.boxes[i]),
                 model_id=self.model_id,
                 embedding=vectors[i],
                 detection_score=float(detections.scores[i]),

@@ -220,8 +220,20 @@ class RecentSightings:
     last_seen: np.ndarray  # float64
     outcomes: tuple[str, ...]
     identity_ids: np.ndarray  # int64, -1 for none
-    qualities: np.ndarray  # float32
+    # float64, as stored: a float32 copy rounds a view's quality down, and its equal repeat counted as better
+    qualities: np.ndarray
     vectors: np.ndarray  # N x dim float32, unit length
+
+    @classmethod
+    def none(cls, dim: int) -> RecentSightings:
+        return cls(
+            ids=np.zeros(0, np.int64),
+            last_seen=np.zeros(0, np.float64),
+            outcomes=(),
+            identity_ids=np.zeros(0, np.int64),
+            qualities=np.zeros(0, np.float64),
+            vectors=np.zeros((0, dim), np.float32),
+        )
 
 
 @dataclass(frozen=True)
@@ -421,9 +433,20 @@ class SightingStore:
             last_seen=np.array([row[1] for row in rows], dtype=np.float64),
             outcomes=tuple(str(row[2]) for row in rows),
             identity_ids=np.array([row[3] for row in rows], dtype=np.int64),
-            qualities=np.array([row[4] for row in rows], dtype=np.float32),
+            qualities=np.array([row[4] for row in rows], dtype=np.float64),
             vectors=vectors,
         )
+
+    def best_recent_quality(self, source: str, since: float, model_id: str) -> float | None:
+        """The best quality among the sightings of a camera last seen at ``since`` or later (None: there are none)."""
+        row = self._db.execute(
+            f"""
+            SELECT max({_number("s.quality")}) FROM sightings s JOIN sighting_embeddings e ON e.sighting_id = s.id
+            WHERE s.source = ? AND s.last_seen >= ? AND e.model_id = ?
+            """,
+            (source, since, model_id),
+        ).fetchone()
+        return float(row[0]) if row is not None and row[0] is not None else None
 
     def _model_dim(self, model_id: str) -> int:
         row = self._db.execute(
