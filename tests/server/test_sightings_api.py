@@ -227,18 +227,28 @@ async def test_forgetting_a_person_deletes_their_sightings(start_app: AppFactory
     assert (await client.delete("/v1/database/leonard")).status == 200
     await get(client, f"/v1/sightings/{face['sighting_id']}", status=404)
     assert (await get(client, "/v1/sightings"))["total"] == 0
+    assert (await get(client, "/health"))["sightings"]["stored"] == 0  # the counts follow the deletion at once
 
 
 async def test_deleting_a_sighting_and_dismissing_a_cluster(start_app: AppFactory, faces: Faces) -> None:
     client = await start_app()
-    seen = [(await recognize(client, variant(faces.person("howard", n), n), source=DOOR))[0] for n in (2, 3)]
+    # Two cameras: the same face at one camera within a minute would be one sighting.
+    seen = [
+        (await recognize(client, variant(faces.person("howard", n), n), source=source))[0]
+        for n, source in ((2, DOOR), (3, GARDEN))
+    ]
+    assert (await get(client, "/health"))["sightings"]["stored"] == 2
     response = await client.delete(f"/v1/sightings/{seen[0]['sighting_id']}")
     assert response.status == 200
     assert (await client.get(f"/v1/sightings/{seen[0]['sighting_id']}/image")).status == 404
+    assert (await get(client, "/health"))["sightings"]["stored"] == 1  # /health follows at once, not at the next write
     clusters = (await get(client, "/v1/clusters"))["clusters"]
+    assert clusters, "howard's other face is a good unknown face: it is in a cluster"
     for cluster in clusters:
         assert (await client.delete(f"/v1/clusters/{cluster['id']}")).status == 200
     assert (await get(client, "/v1/clusters"))["clusters"] == []
+    health = (await get(client, "/health"))["sightings"]
+    assert (health["stored"], health["unknown_clusters"]) == (0, 0)
 
 
 async def test_the_feed_filters_pages_and_sums_up(start_app: AppFactory, faces: Faces) -> None:

@@ -98,7 +98,7 @@ class SightingRecorder:
     def _load_clusters(self) -> None:
         ids, cluster_ids, vectors = self.store.clustered(self.model_id)
         self.clusters.load(ids, cluster_ids, vectors)
-        self._refresh_counts()
+        self.refresh_counts()
 
     def close(self) -> None:
         self.store.close()
@@ -119,7 +119,8 @@ class SightingRecorder:
             enabled=True, stored=self._stored, unknown_clusters=len(self.clusters), bytes=self._bytes
         )
 
-    def _refresh_counts(self) -> None:
+    def refresh_counts(self) -> None:
+        """Re-read what /health reports; on the sightings thread, after anything that adds or deletes sightings."""
         self._stored = self.store.count()
         self._bytes = self.store.size_bytes()
 
@@ -176,7 +177,7 @@ class SightingRecorder:
             except Exception:
                 _LOGGER.exception("Reloading the unknown-face clusters after a failed write failed")
             raise
-        self._refresh_counts()
+        self.refresh_counts()
         if self._stored > self.config.max_sightings or self._bytes > self.config.max_bytes:
             self._purge(seen.seen_at)
         return ids
@@ -280,7 +281,7 @@ class SightingRecorder:
         if deleted:
             self.clusters.remove(deleted)
             _LOGGER.info("Deleted %d sightings past their retention or over the limits", len(deleted))
-        self._refresh_counts()
+        self.refresh_counts()
         return deleted
 
     async def purge(self) -> list[int]:

@@ -275,7 +275,9 @@ class Review:
     async def delete_sighting(self, sighting_id: int) -> None:
         def delete() -> int:
             self._recorder.clusters.remove([sighting_id])
-            return self._store.delete([sighting_id])
+            deleted = self._store.delete([sighting_id])
+            self._recorder.refresh_counts()
+            return deleted
 
         if not await self._thread.run(delete):
             raise NotFound(f"There is no sighting {sighting_id}.")
@@ -284,6 +286,7 @@ class Review:
         def delete() -> list[int]:
             deleted = self._store.delete_cluster(cluster_id)
             self._recorder.clusters.remove(deleted)
+            self._recorder.refresh_counts()
             return deleted
 
         deleted = await self._thread.run(delete)
@@ -293,7 +296,13 @@ class Review:
 
     async def forget_identity(self, identity_id: int) -> int:
         """A forgotten person's sightings go with them."""
-        return len(await self._thread.run(self._store.delete_identity, identity_id))
+
+        def delete() -> int:
+            deleted = self._store.delete_identity(identity_id)
+            self._recorder.refresh_counts()
+            return len(deleted)
+
+        return await self._thread.run(delete)
 
     async def rename_identity(self, identity_id: int, name: str) -> None:
         await self._thread.run(self._store.rename_identity, identity_id, name)
