@@ -10,6 +10,7 @@ that needs the whole image (dlib's HOG detector), once.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +37,9 @@ class Frame:
     _image: Image.Image | None = None
     _pixels: np.ndarray | None = None
     _scaled: dict[tuple[tuple[int, int], bool], Scaled] = field(default_factory=dict)
+    # Reductions kept for scaled_part, which threads may call at once for the parts of one scale.
+    _reductions: dict[int, Image.Image] = field(default_factory=dict)
+    _reducing: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if self._image is None and self._pixels is None:
@@ -83,13 +87,12 @@ class Frame:
         instead of their mean: exactly what OpenCV's ``resize`` (INTER_LINEAR) gives there, the
         resize SCRFD was trained and evaluated with, and a seventh of the cost.
         """
-        size = (max(1, round(self.width * scale)), max(1, round(self.height * scale)))
+        size = self.scaled_size(scale)
         key = (size, centre_samples)
         cached = self._scaled.get(key)
         if cached is not None:
             return cached
-        # A whole factor within rounding of the size (1238 rows to 413 is a factor of 3, not 2).
-        factor = max(1, math.floor(min(self.width / size[0], self.height / size[1]) + 0.01))
+        factor = self._whole_factor(size)
         if size == (self.width, self.height):
             result = Scaled(self.pixels, (1.0, 1.0))  # converted once, shared with every other use
         elif (
@@ -101,18 +104,70 @@ class Frame:
             sampled = self.image.resize(size, Image.Resampling.NEAREST)
             result = Scaled(np.asarray(sampled), (self.width / size[0], self.height / size[1]))
         else:
-            image = self.image
-            # A reduced pixel is the mean of a factor x factor block (the last, partial block's
-            # of what is left): positions scale by the factor, then by the resize to the exact size.
-            step = (1.0, 1.0)
-            if factor > 1:
-                image = image.reduce(factor)
-                step = (factor * image.width / self.width, factor * image.height / self.height)
+            image = self._reduced(factor)
             if image.size != size:
                 image = image.resize(size, Image.Resampling.BILINEAR)
-            result = Scaled(np.asarray(image), (step[0] * self.width / size[0], step[1] * self.height / size[1]))
+            result = Scaled(np.asarray(image), self._to_frame(size))
         self._scaled[key] = result
         return result
+
+    def scaled_size(self, scale: float) -> tuple[int, int]:
+        return max(1, round(self.width * scale)), max(1, round(self.height * scale))
+
+    def scaled_to_frame(self, scale: float) -> tuple[float, float]:
+        """``scaled(scale).to_frame`` without making the copy: what multiplies its coordinates into the frame's."""
+        return self._to_frame(self.scaled_size(scale))
+
+    def _to_frame(self, size: tuple[int, int]) -> tuple[float, float]:
+        """For a copy of ``size`` made by a reduction by a whole factor, then a resize (not the centre samples)."""
+        factor = self._whole_factor(size)
+        # A reduced pixel is the mean of a factor x factor block, the last, partial block's of what
+        # is left (Pillow's reduce rounds the size up): positions scale by the factor, then by the
+        # resize from the reduction's size to the exact size.
+        reduced = (math.ceil(self.width / factor), math.ceil(self.height / factor))
+        return factor * reduced[0] / size[0], factor * reduced[1] / size[1]
+
+    def scaled_part(self, scale: float, part: tuple[int, int, int, int]) -> Scaled:
+        """The pixels ``part`` (left, top, right, bottom, in the scaled frame's pixels) of ``scaled(scale)``.
+
+        Made from the frame alone, without the whole scaled copy: the same pixels as
+        ``scaled(scale).pixels[top:bottom, left:right]`` (Pillow's resize of a box of the source
+        reads the source around it as the whole resize does). ``to_frame`` is the whole copy's:
+        add the part's corner before multiplying.
+        """
+        left, top, right, bottom = part
+        size = self.scaled_size(scale)
+        if not (0 <= left < right <= size[0] and 0 <= top < bottom <= size[1]):
+            raise ValueError(f"part {part} is not inside the scaled frame's {size}")
+        if size == (self.width, self.height):
+            return Scaled(self.pixels[top:bottom, left:right], (1.0, 1.0))
+        image = self._reduced(self._whole_factor(size), keep=True)
+        if image.size == size:
+            pixels = np.asarray(image.crop(part))
+        else:
+            step_x, step_y = image.width / size[0], image.height / size[1]
+            box = (left * step_x, top * step_y, right * step_x, bottom * step_y)
+            pixels = np.asarray(image.resize((right - left, bottom - top), Image.Resampling.BILINEAR, box=box))
+        return Scaled(pixels, self._to_frame(size))
+
+    def _whole_factor(self, size: tuple[int, int]) -> int:
+        # A whole factor within rounding of the size (1238 rows to 413 is a factor of 3, not 2).
+        return max(1, math.floor(min(self.width / size[0], self.height / size[1]) + 0.01))
+
+    def _reduced(self, factor: int, *, keep: bool = False) -> Image.Image:
+        """The image reduced by ``factor`` (a box filter; the image itself for 1).
+
+        ``keep``: made once and kept with the frame (for the parts of one scale), else made for the caller.
+        """
+        if factor == 1:
+            return self.image
+        if not keep:
+            return self.image.reduce(factor)
+        with self._reducing:
+            reduced = self._reductions.get(factor)
+            if reduced is None:
+                reduced = self._reductions[factor] = self.image.reduce(factor)
+        return reduced
 
     def region(self, box: np.ndarray | tuple[float, float, float, float]) -> tuple[np.ndarray, tuple[int, int]]:
         """The pixels inside ``box`` (x1, y1, x2, y2; clipped to the frame) and the region's top-left corner."""

@@ -63,3 +63,49 @@ def test_centre_samples_average_where_the_factor_is_not_an_odd_whole_one(width: 
     pixels = np.random.default_rng(4).integers(0, 256, (height, width, 3), dtype=np.uint8)
     frame = Frame(_image=Image.fromarray(pixels))
     np.testing.assert_array_equal(frame.scaled(scale, centre_samples=True).pixels, frame.scaled(scale).pixels)
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "scale", "exact"),
+    [
+        (3840, 2160, 0.8, True),
+        (1920, 1080, 0.8, True),
+        (3840, 2160, 0.4, True),  # reduced by 2, then resized by 0.8
+        (1280, 720, 0.5, True),
+        (640, 480, 1.0, True),
+        (1001, 701, 0.37, False),  # a step of 501 / 370
+    ],
+)
+@pytest.mark.parametrize("from_image", [False, True])
+def test_a_part_of_the_scaled_frame_is_made_alone_with_the_same_pixels(
+    width: int, height: int, scale: float, exact: bool, from_image: bool
+) -> None:
+    """A detector's tile is cut from the frame without the whole scaled copy: that copy's pixels.
+
+    Exactly where the resize's step is exact in binary (4K to 0.8: 1.25); elsewhere Pillow's weights for
+    a box of the source are computed from a step rounded differently, and a few values differ by one.
+    """
+    pixels = np.random.default_rng(5).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    frame = Frame(_image=Image.fromarray(pixels)) if from_image else Frame.of(pixels)
+    whole = Frame(_image=Image.fromarray(pixels)).scaled(scale)
+    scaled_height, scaled_width = whole.pixels.shape[:2]
+    assert frame.scaled_size(scale) == (scaled_width, scaled_height)
+    assert frame.scaled_to_frame(scale) == whole.to_frame
+    parts = [
+        (0, 0, min(64, scaled_width), min(32, scaled_height)),
+        (scaled_width // 3, scaled_height // 4, scaled_width // 3 + 97, scaled_height // 4 + 61),
+        (scaled_width - 50, scaled_height - 45, scaled_width, scaled_height),
+        (0, 0, scaled_width, scaled_height),
+    ]
+    for left, top, right, bottom in parts:
+        part = frame.scaled_part(scale, (left, top, right, bottom))
+        expected = whole.pixels[top:bottom, left:right]
+        assert part.pixels.shape == expected.shape
+        difference = np.abs(part.pixels.astype(int) - expected)
+        if exact:
+            np.testing.assert_array_equal(part.pixels, expected, err_msg=str((left, top)))
+        assert difference.max() <= 1, (left, top)
+        assert np.count_nonzero(difference) <= 0.005 * difference.size, (left, top)
+        assert part.to_frame == whole.to_frame
+    with pytest.raises(ValueError, match="not inside"):
+        frame.scaled_part(scale, (0, 0, scaled_width + 1, 10))

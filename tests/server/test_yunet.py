@@ -223,3 +223,25 @@ def test_group_photos_enlarged_into_a_4k_frame_give_one_box_a_face(detector: Yun
         assert centres_found(found, centres) == len(labels), photo
         for x, y in centres:  # no face found twice (as a whole and as a part)
             assert sum(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in found.boxes) == 1, (photo, x, y)
+
+
+def test_tiles_run_at_once_find_what_one_at_a_time_finds_without_a_whole_scaled_copy(
+    detector: YunetDetector, faces: Faces, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = Image.open(faces.group("bbt3.jpg")).convert("RGB")
+    frame = Image.new("RGB", (3840, 2160), BACKGROUND)
+    frame.paste(group.resize((group.width * 2, group.height * 2), Image.Resampling.BICUBIC), (1500, 900))
+    tiled_scale = yunet.plan_passes(3840, 2160, 40)[0]
+    assert len(yunet.plan_tiles(*Frame.of(np.asarray(frame)).scaled_size(tiled_scale))) > 1
+
+    at_once_frame = Frame(_image=frame)
+    at_once = detector.detect(at_once_frame, min_face_size=40, threshold=0.5)
+    # The tiled pass cut its tiles from the frame: no copy of the whole frame at that scale was made.
+    assert all(size != at_once_frame.scaled_size(tiled_scale) for size, _ in at_once_frame._scaled)
+
+    monkeypatch.setattr(detector, "_tiles", None)  # as YunetDetector(..., tiles_at_once=1) runs them
+    alone = detector.detect(Frame(_image=frame), min_face_size=40, threshold=0.5)
+    assert len(at_once) == len(alone) == 5
+    order_at_once, order_alone = np.lexsort(at_once.boxes.T), np.lexsort(alone.boxes.T)
+    np.testing.assert_array_equal(at_once.boxes[order_at_once], alone.boxes[order_alone])
+    np.testing.assert_array_equal(at_once.landmarks[order_at_once], alone.landmarks[order_alone])

@@ -25,7 +25,7 @@ class CpuParts:
         self.shape_predictor_file = shape_predictor
         self.cache_dir = cache_dir
         self.requests = requests  # requests that may detect at once
-        self.scan_threads = scan_threads
+        self.scan_threads = scan_threads  # threads a detector may scan one image with (None: its own choice)
 
     @functools.cached_property
     def predictor(self) -> DlibFivePoints:
@@ -33,9 +33,9 @@ class CpuParts:
 
 
 def _yunet(parts: CpuParts) -> FaceDetector:
-    from hailo_face_server.detectors.yunet import YunetDetector
+    from hailo_face_server.detectors.yunet import TILES_AT_ONCE, YunetDetector
 
-    return YunetDetector(parts.cache_dir)
+    return YunetDetector(parts.cache_dir, tiles_at_once=parts.scan_threads or TILES_AT_ONCE)
 
 
 def _hog(parts: CpuParts) -> FaceDetector:
