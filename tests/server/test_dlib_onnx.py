@@ -12,7 +12,7 @@ import pytest
 from hailo_face_server.backends.cpu import CpuBackend
 from hailo_face_server.imaging import decode_image
 from hailo_face_server.runtimes.descriptor_pool import describe_chips
-from hailo_face_server.runtimes.dlib_descriptors import OnnxDescriptor
+from hailo_face_server.runtimes.dlib_descriptors import MAX_BATCH, OnnxDescriptor
 from hailo_face_server.runtimes.dlib_models import find_model_files, import_dlib
 from hailo_face_server.runtimes.dlib_onnx import ConversionError, converted_model, read_dlib_resnet
 from tests.support import PEOPLE, Faces
@@ -60,6 +60,7 @@ def all_chips(cpu_backend: CpuBackend, faces: Faces) -> np.ndarray:
 
 def test_onnxruntime_gives_dlibs_descriptors_within_1e_4(all_chips: np.ndarray, tmp_path: Path) -> None:
     assert len(all_chips) == 40 + 9  # every portrait and the nine faces of the group photos
+    assert len(all_chips) > 2 * MAX_BATCH  # described in several runs, their order kept
     reference = describe_chips(import_dlib().face_recognition_model_v1(str(find_model_files().descriptor)), all_chips)
     converted = OnnxDescriptor(find_model_files(), tmp_path).describe(all_chips)
     assert converted.shape == reference.shape == (len(all_chips), 128)

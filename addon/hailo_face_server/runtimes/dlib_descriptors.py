@@ -33,6 +33,11 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hailo-face"
 
 
+# Chips a run: measured here on 40 chips (2 cores), one run of 40 added 98 MB to the peak resident
+# memory, runs of 16 added 33 MB, of 8 16 MB, at the same 2.9 ms a face (runs of 4: 3.1 ms).
+MAX_BATCH = 8
+
+
 class OnnxDescriptor:
     """dlib's ResNet converted to ONNX once (backends/dlib_onnx.py) and run by onnxruntime.
 
@@ -58,9 +63,14 @@ class OnnxDescriptor:
         self.concurrency = min(cores, MAX_HELPERS)
 
     def describe(self, chips: np.ndarray) -> np.ndarray:
-        (output,) = self._session.run(None, {self._input: np.ascontiguousarray(chips, dtype=np.uint8)})
-        descriptors: np.ndarray = output
-        return descriptors
+        """At most ``MAX_BATCH`` chips a run: onnxruntime holds a run's activations for its whole batch."""
+        if len(chips) <= MAX_BATCH:
+            (output,) = self._session.run(None, {self._input: np.ascontiguousarray(chips, dtype=np.uint8)})
+            descriptors: np.ndarray = output
+            return descriptors
+        return np.concatenate(
+            [self.describe(chips[start : start + MAX_BATCH]) for start in range(0, len(chips), MAX_BATCH)]
+        )
 
     def close(self) -> None:
         pass
