@@ -52,9 +52,8 @@ class PreparedFace:
     """What a face needs before it is stored: its quality and, unless it will likely be merged away, its crop."""
 
     quality: FaceQuality
-    crop_jpeg: (
-        bytes | None
-    )  # None: made when the face is stored, if it is (a repeat no better than its sighting is not)
+    # None: made when the face is stored, if it is (a repeat no better than its sighting is not).
+    crop_jpeg: bytes | None
 
 
 @dataclass(frozen=True)
