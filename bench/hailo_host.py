@@ -31,15 +31,23 @@ from hailo_face_server.imaging import decode_image
 FAKES = Path(__file__).resolve().parents[1] / "tests" / "fakes"
 
 
-def timed_ms(setup: Callable[[], Any], fn: Callable[[Any], Any], repeats: int) -> float:
-    """The median time of ``fn(setup())``, setup not counted, in milliseconds."""
-    times = []
+Stage = tuple[Callable[[], Any], Callable[[Any], Any]]  # (setup, not timed; the timed call on what it made)
+
+
+def interleaved_ms(stages: dict[str, Stage], repeats: int) -> dict[str, float]:
+    """Each stage's median time in milliseconds, the stages taking turns in every repeat.
+
+    A slower spell of the machine then falls on the baseline and the stages alike,
+    not on whichever stage happened to be timed during it.
+    """
+    times: dict[str, list[float]] = {name: [] for name in stages}
     for _ in range(repeats):
-        prepared = setup()
-        start = time.perf_counter()
-        fn(prepared)
-        times.append(time.perf_counter() - start)
-    return round(statistics.median(times) * 1000, 2)
+        for name, (setup, fn) in stages.items():
+            prepared = setup()
+            start = time.perf_counter()
+            fn(prepared)
+            times[name].append(time.perf_counter() - start)
+    return {name: round(statistics.median(values) * 1000, 2) for name, values in times.items()}
 
 
 def pillow_decode(jpeg: bytes) -> None:
@@ -71,15 +79,21 @@ def run(repeats: int, smoke: bool) -> list[dict[str, Any]]:
                 def fresh_frame(jpeg: bytes = image.jpeg) -> Any:
                     return decode_image(jpeg, 10**8).frame
 
-                baseline = timed_ms(lambda: None, lambda _, j=image.jpeg: pillow_decode(j), repeats)
-                decode = timed_ms(lambda: None, lambda _, j=image.jpeg: decode_image(j, 10**8), repeats)
-                letterbox = timed_ms(fresh_frame, lambda f: scrfd.letterbox_image(f, size), repeats)
-                post = timed_ms(
-                    lambda: None,
-                    lambda _, o=outputs, g=geometry: scrfd.decode(scrfd.group_outputs(o, size), 0.5, g),
-                    repeats,
+                nothing: Callable[[], Any] = lambda: None  # noqa: E731
+                stages: dict[str, Stage] = {
+                    "baseline": (nothing, lambda _, j=image.jpeg: pillow_decode(j)),
+                    "decode": (nothing, lambda _, j=image.jpeg: decode_image(j, 10**8)),
+                    "letterbox": (fresh_frame, lambda f: scrfd.letterbox_image(f, size)),
+                    "post": (
+                        nothing,
+                        lambda _, o=outputs, g=geometry: scrfd.decode(scrfd.group_outputs(o, size), 0.5, g),
+                    ),
+                    "align": (fresh_frame, lambda f, d=found: backend.align(f, d)),
+                }
+                ms = interleaved_ms(stages, repeats)
+                baseline, decode, letterbox, post, align = (
+                    ms[name] for name in ("baseline", "decode", "letterbox", "post", "align")
                 )
-                align = timed_ms(fresh_frame, lambda f, d=found: backend.align(f, d), repeats)
                 total = round(decode + letterbox + post + align, 2)
                 rows.append(
                     {
