@@ -140,7 +140,7 @@ class Frame:
         if not (0 <= left < right <= size[0] and 0 <= top < bottom <= size[1]):
             raise ValueError(f"part {part} is not inside the scaled frame's {size}")
         if size == (self.width, self.height):
-            return Scaled(self.pixels[top:bottom, left:right], (1.0, 1.0))
+            return Scaled(self.region(part)[0], (1.0, 1.0))  # not the whole frame converted to numpy
         image = self._reduced(self._whole_factor(size), keep=True)
         if image.size == size:
             pixels = np.asarray(image.crop(part))
