@@ -135,16 +135,16 @@ class ImageOperations:
 
         def job() -> tuple[Detections, list[Match], list[int] | None]:
             detections = pipeline.detect(image.frame, options, timings)
-            if recorder is None or source is None or not len(detections):
-                embeddings = pipeline.embed(image.frame, detections, timings)
-                with timings.measure("search"):
-                    return detections, gallery.match(embeddings, naming), None
             # The faces' crops and quality are made on the sightings thread while they are embedded here;
             # the write follows from this thread (the answer waits for it: an answered sighting is kept).
-            prepared = recorder.prepare(source, image.frame, detections)
+            prepared = None
+            if recorder is not None and source is not None and len(detections):
+                prepared = recorder.prepare(source, image.frame, detections)
             embeddings = pipeline.embed(image.frame, detections, timings)
             with timings.measure("search"):
                 matches = gallery.match(embeddings, naming)
+            if recorder is None or source is None or prepared is None:
+                return detections, matches, None
             with timings.measure("sightings"):
                 seen = SeenImage(source, time.time(), image.frame, detections, embeddings, matches, prepared)
                 return detections, matches, recorder.keep(seen)
