@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 from PIL import Image
@@ -191,17 +192,19 @@ class Frame:
         small image than on the whole frame (the pixels it reads stay in the cache), unless
         the face fills much of the frame, where cutting the part out would cost more.
         """
-        corners = np.array([[0, 0, 1], [size - 1, 0, 1], [0, size - 1, 1], [size - 1, size - 1, 1]], float)
-        mapped = corners @ np.asarray(chip_to_frame, float).T
-        low, high = mapped.min(axis=0) - 2, mapped.max(axis=0) + 3
-        if self._image is not None and np.prod(high - low) > WHOLE_FRAME_SHARE * self.width * self.height:
+        (a, b, c), (d, e, f) = cast("list[list[float]]", np.asarray(chip_to_frame, float).tolist())
+        last = size - 1  # the chip's corners (0, 0), (last, 0), (0, last), (last, last) in the frame:
+        xs = (c, a * last + c, b * last + c, (a + b) * last + c)
+        ys = (f, d * last + f, e * last + f, (d + e) * last + f)
+        low, high = (min(xs) - 2, min(ys) - 2), (max(xs) + 3, max(ys) + 3)
+        if self._image is not None and (high[0] - low[0]) * (high[1] - low[1]) > (
+            WHOLE_FRAME_SHARE * self.width * self.height
+        ):
             region, (left, top) = self._image, (0, 0)
         else:
             region, (left, top) = self.region_image((low[0], low[1], high[0], high[1]))
         if region.width == 0 or region.height == 0:
             return np.zeros((size, size, 3), np.uint8)
-        a, b, c = chip_to_frame[0]
-        d, e, f = chip_to_frame[1]
         # Pillow maps output point p (pixel centre p + 0.5) to input p' and samples at p' - 0.5.
         data = (
             a,

@@ -67,6 +67,8 @@ def test_anchor_points_are_row_major_with_adjacent_anchors() -> None:
     assert points.shape == (12, 2)
     assert points[:6].tolist() == [[0, 0], [0, 0], [16, 0], [16, 0], [32, 0], [32, 0]]
     assert points[6].tolist() == [0, 16]
+    chosen = np.array([7, 0, 11, 4])
+    assert anchor_points(2, 3, 16, chosen).tolist() == points[chosen].tolist()
 
 
 def test_decode_gives_back_known_faces_in_image_coordinates() -> None:

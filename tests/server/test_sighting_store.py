@@ -284,6 +284,19 @@ def test_recent_gives_the_candidates_of_one_camera_and_model(store: SightingStor
     assert store.recent("camera.back", NOW - 20, MODEL).vectors.shape[0] == 0
 
 
+def test_recent_and_its_best_quality_read_only_the_newest_sightings_of_a_busy_camera(store: SightingStore) -> None:
+    ids = [store.add(sighting(i, seen_at=NOW - 30 + i, quality=0.9 if i == 0 else 0.3)) for i in range(6)]
+    recent = store.recent("camera.front_door", NOW - 60, MODEL, limit=4)
+    assert recent.ids.tolist() == ids[:1:-1]  # the four newest, newest first
+    assert store.best_recent_quality("camera.front_door", NOW - 60, MODEL, limit=4) == pytest.approx(0.3)
+    # The oldest, best view counts once it is among the newest again (seen again).
+    store.merge(ids[0], NOW, None)
+    assert store.recent("camera.front_door", NOW - 60, MODEL, limit=4).ids.tolist()[0] == ids[0]
+    assert store.best_recent_quality("camera.front_door", NOW - 60, MODEL, limit=4) == pytest.approx(0.9)
+    assert store.best_recent_quality("camera.front_door", NOW - 60, MODEL) == pytest.approx(0.9)
+    assert len(store.recent("camera.front_door", NOW - 60, MODEL).ids) == 6
+
+
 def test_vectors_follow_the_ids_asked_and_skip_other_models(store: SightingStore) -> None:
     a = store.add(sighting(1))
     b = store.add(sighting(2))
