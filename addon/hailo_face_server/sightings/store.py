@@ -69,6 +69,13 @@ MAX_PAGE = 500
 # a face at the door is among the last few; a crowd in front of a camera would otherwise make every
 # request read the whole window (5,000 sightings of one camera within it: 37 ms a request, measured).
 RECENT_LIMIT = 256
+# The rows ``recent`` and ``best_recent_quality`` read (parameters: source, since, model id, limit).
+_RECENT_ROWS = """
+    FROM sightings s JOIN sighting_embeddings e ON e.sighting_id = s.id
+    WHERE s.source = ? AND s.last_seen >= ? AND e.model_id = ?
+    ORDER BY s.last_seen DESC, s.id DESC
+    LIMIT ?
+"""
 
 # Ids per statement and rows per purge transaction: far below SQLite's limit on
 # bound parameters, and small enough that a purge of thousands of rows lets the
@@ -425,10 +432,7 @@ class SightingStore:
             f"""
             SELECT s.id, {_time("s.last_seen")}, CAST(s.outcome AS TEXT), {_integer("s.identity_id", "-1")},
                    {_number("s.quality")}, e.dim, e.vector, typeof(e.vector) = 'blob'
-            FROM sightings s JOIN sighting_embeddings e ON e.sighting_id = s.id
-            WHERE s.source = ? AND s.last_seen >= ? AND e.model_id = ?
-            ORDER BY s.last_seen DESC, s.id DESC
-            LIMIT ?
+            {_RECENT_ROWS}
             """,
             (source, since, model_id, limit),
         ).fetchall()
@@ -450,13 +454,7 @@ class SightingStore:
         """The best quality among ``recent``'s sightings (the same ones; None: there are none)."""
         row = self._db.execute(
             f"""
-            SELECT max(quality) FROM (
-                SELECT {_number("s.quality")} AS quality
-                FROM sightings s JOIN sighting_embeddings e ON e.sighting_id = s.id
-                WHERE s.source = ? AND s.last_seen >= ? AND e.model_id = ?
-                ORDER BY s.last_seen DESC, s.id DESC
-                LIMIT ?
-            )
+            SELECT max(quality) FROM (SELECT {_number("s.quality")} AS quality {_RECENT_ROWS})
             """,
             (source, since, model_id, limit),
         ).fetchone()
